@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Android anonymous shared memory, `/dev/ashmem`, for hosts that run Android in a container.
+//!
+//! Every open of the misc device creates a new [`region::Region`]. The ioctl ABI and its error
+//! rules are those of Android's ashmem driver; see `uapi` for the numbers.
+//!
+//! The crate root is `ashmem.rs` rather than `ashmem_linux.rs` so that the module object,
+//! `ashmem_linux.ko`, can be composed of several objects.
+
+use kernel::prelude::*;
+
+mod device;
+mod fops;
+mod misc;
+mod region;
+mod uapi;
+
+module! {
+    type: AshmemModule,
+    name: "ashmem_linux",
+    authors: ["ashmem_linux developers"],
+    description: "Android anonymous shared memory (/dev/ashmem)",
+    license: "GPL",
+}
+
+/// The loaded module: owns the misc device registration.
+#[pin_data]
+struct AshmemModule {
+    #[pin]
+    _device: misc::MiscRegistration,
+}
+
+impl kernel::InPlaceModule for AshmemModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _device <- misc::MiscRegistration::register(
+                device::DEVICE_NAME,
+                device::DEVICE_MODE,
+                &fops::ASHMEM_FOPS,
+            ),
+        })
+    }
+}

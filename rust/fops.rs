@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `file_operations` of `/dev/ashmem`: the FFI edge between the VFS and [`Region`].
+//!
+//! The kernel crate's `MiscDevice` builds a `file_operations` without `.owner`, so unloading the
+//! module while a region is open would leave the VFS calling freed code. This table carries
+//! `owner = THIS_MODULE`: the VFS holds a module reference for every open file, and `rmmod`
+//! fails with `EBUSY` until the last one is closed.
+//!
+//! Each callback converts its raw arguments once and calls safe code in [`crate::device`].
+
+use kernel::{
+    bindings,
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    sync::{Arc, ArcBorrow},
+    types::ForeignOwnable,
+};
+
+use crate::{device, region::Region, THIS_MODULE};
+
+/// An immutable `file_operations` table that may live in a `static`.
+#[repr(transparent)]
+pub(crate) struct FileOperations(bindings::file_operations);
+
+// SAFETY: The table is never written after construction; it holds function pointers and the
+// module pointer, which are valid to read from any thread.
+unsafe impl Sync for FileOperations {}
+
+impl FileOperations {
+    /// A pointer to the table, for registration with the VFS.
+    pub(crate) const fn as_raw(&self) -> *const bindings::file_operations {
+        &self.0
+    }
+}
+
+/// The operations of every file opened on `/dev/ashmem`.
+pub(crate) static ASHMEM_FOPS: FileOperations = FileOperations(bindings::file_operations {
+    owner: THIS_MODULE.as_ptr(),
+    open: Some(ashmem_open),
+    release: Some(ashmem_release),
+    unlocked_ioctl: Some(ashmem_ioctl),
+    #[cfg(CONFIG_COMPAT)]
+    compat_ioctl: Some(ashmem_compat_ioctl),
+    ..pin_init::zeroed()
+});
+
+/// Borrows the region stored in a file's private data.
+///
+/// # Safety
+///
+/// `file` must be a live file of `/dev/ashmem` whose `open` succeeded and whose `release` has
+/// not started, and the returned reference must not outlive the current file operation.
+unsafe fn region<'a>(file: *mut bindings::file) -> ArcBorrow<'a, Region> {
+    // SAFETY: By the caller's guarantee, `private_data` holds the pointer stored by
+    // `ashmem_open` via `Arc::into_foreign` and not yet reclaimed by `ashmem_release`.
+    unsafe { Arc::<Region>::borrow((*file).private_data) }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a file being opened on the misc device.
+unsafe extern "C" fn ashmem_open(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    match Region::new() {
+        Ok(region) => {
+            // SAFETY: During `open` the driver owns `private_data`. `misc_open` stored the
+            // `miscdevice` there, which we do not need; the region replaces it.
+            unsafe { (*file).private_data = region.into_foreign() };
+            0
+        }
+        Err(err) => err.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS once, when the last reference to a file opened on the device goes away.
+unsafe extern "C" fn ashmem_release(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `ashmem_open` stored an `Arc<Region>` in `private_data`, and `release` runs once,
+    // after every other file operation has returned, so the reference can be taken back.
+    drop(unsafe { Arc::<Region>::from_foreign((*file).private_data) });
+    0
+}
+
+/// # Safety
+///
+/// Called by the VFS with a live file of the device.
+unsafe extern "C" fn ashmem_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: The VFS calls `unlocked_ioctl` only between `open` and `release`.
+    let region = unsafe { region(file) };
+    match device::ioctl(&region, cmd, arg) {
+        Ok(ret) => ret as c_long,
+        Err(err) => err.to_errno() as c_long,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a live file of the device, for a 32-bit caller.
+#[cfg(CONFIG_COMPAT)]
+unsafe extern "C" fn ashmem_compat_ioctl(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: The VFS calls `compat_ioctl` only between `open` and `release`.
+    let region = unsafe { region(file) };
+    match device::compat_ioctl(&region, cmd, arg) {
+        Ok(ret) => ret as c_long,
+        Err(err) => err.to_errno() as c_long,
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make demo`: build what is missing, boot the test kernel in QEMU, load the
+# module and show /dev/ashmem in use.
+set -euo pipefail
+
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=7.2, KVM=1)" >&2; exit 2; }
+top=$(realpath "$(dirname "$0")/..")
+cd "$top"
+scripts/deps.sh >&2
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+kdir=$(scripts/test-kernel.sh "${SERIES:-7.2}")
+out=$top/build/$(basename "$kdir")
+make --no-print-directory module KDIR="$kdir" MO="$out/module" >&2
+root=$out/demo-root
+rm -rf "$root"
+mkdir -p "$root/lib/modules" "$root/bin"
+cp "$out/module/ashmem_linux.ko" "$root/lib/modules/"
+gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem_demo" scripts/demo/ashmem_demo.c
+cp scripts/guest/demo-job.sh "$root/job"
+scripts/guest-run.sh "$kdir" "$root"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Boot the test kernel in QEMU with ROOT as the initramfs overlay (ROOT/job is
+# run as a shell script), copy the job's output to stdout and fail when the
+# job fails, the guest never finishes, or the kernel log shows a splat.
+#
+#   KVM=1      try KVM first; fall back to TCG when the guest stays silent
+#   TIMEOUT=S  seconds before a hung guest is killed (default 600)
+#   LOGDIR=D   keep console.log and results.log there (default: a temp dir)
+set -euo pipefail
+
+usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+kdir=$1 root=$2
+here=$(dirname "$(realpath "$0")")
+timeout_s=${TIMEOUT:-600}
+
+logdir=${LOGDIR:-$(mktemp -d)}
+mkdir -p "$logdir"
+console=$logdir/console.log results=$logdir/results.log
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The initramfs: busybox, our /init, and the caller's overlay.
+mkdir -p "$work/root/bin"
+cp "$(command -v busybox)" "$work/root/bin/busybox"
+install -m 0755 "$here/guest/init" "$work/root/init"
+cp -a "$root/." "$work/root/"
+(cd "$work/root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
+
+boot() { # boot ACCEL TIMEOUT
+	: >"$console"
+	: >"$results"
+	local accel=(-accel tcg) cpu=(-cpu max)
+	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
+	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
+		-smp 2 -m "${GUEST_MEM:-2G}" -nographic -no-reboot -nodefaults \
+		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 rdinit=/init" \
+		-serial "file:$console" -serial "file:$results" </dev/null
+}
+
+status=0
+if [ "${KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then
+	boot kvm 30 || status=$?
+	if ! grep -q "guest: running /job" "$console"; then
+		echo "guest-run: KVM guest stayed silent, falling back to TCG" >&2
+		status=0
+		boot tcg "$timeout_s" || status=$?
+	fi
+else
+	boot tcg "$timeout_s" || status=$?
+fi
+
+# The serial line discipline turns \n into \r\n.
+sed -i 's/\r$//' "$results" "$console"
+grep -av '^# guest-exit:' "$results" || true
+
+fail=0
+if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+	echo "guest-run: guest did not finish within ${timeout_s}s (killed); console log: $console" >&2
+	fail=1
+fi
+exit_line=$(grep -a '^# guest-exit:' "$results" | tail -n 1 || true)
+if [ -z "$exit_line" ]; then
+	echo "guest-run: the guest job never reported its exit status; console log follows" >&2
+	tail -n 50 "$console" >&2
+	fail=1
+elif [ "${exit_line##*: }" != 0 ]; then
+	echo "guest-run: guest job exited with status ${exit_line##*: }" >&2
+	fail=1
+fi
+# Any kernel splat fails the run, whatever the tests said.
+splat='(WARNING:|BUG:|Oops|general protection fault|Kernel panic|kernel BUG|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|unreferenced object|UBSAN:|KASAN:|KFENCE:|rcu_sched self-detected stall|soft lockup|hard LOCKUP)'
+if grep -aEq "$splat" "$console"; then
+	echo "guest-run: kernel splat in the guest log:" >&2
+	grep -aE -B2 -A20 "$splat" "$console" | head -n 80 >&2
+	fail=1
+fi
+[ -n "${LOGDIR:-}" ] || [ "$fail" = 1 ] || rm -rf "$logdir"
+exit "$fail"
