@@ -14,6 +14,7 @@ mod device;
 mod fops;
 mod misc;
 mod region;
+mod shmem;
 mod uapi;
 
 module! {
@@ -24,9 +25,10 @@ module! {
     license: "GPL",
 }
 
-/// The loaded module: owns the misc device registration.
+/// The loaded module: the backing file operations and the misc device registration.
 #[pin_data]
 struct AshmemModule {
+    _backing: shmem::BackingOpsReady,
     #[pin]
     _device: misc::MiscRegistration,
 }
@@ -34,6 +36,8 @@ struct AshmemModule {
 impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            // Ready before the device can be opened, so before any backing file exists.
+            _backing: shmem::BackingOpsReady::init()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,
                 device::DEVICE_MODE,

@@ -5,18 +5,23 @@
 //! The kernel crate's `MiscDevice` builds a `file_operations` without `.owner`, so unloading the
 //! module while a region is open would leave the VFS calling freed code. This table carries
 //! `owner = THIS_MODULE`: the VFS holds a module reference for every open file, and `rmmod`
-//! fails with `EBUSY` until the last one is closed.
+//! fails until the last one is closed. It also has the `llseek` and the 32-bit `compat_ioctl`
+//! that `MiscDevice` cannot express.
 //!
-//! Each callback converts its raw arguments once and calls safe code in [`crate::device`].
+//! Each callback converts its raw arguments once and calls safe code.
 
 use kernel::{
     bindings,
     ffi::{c_int, c_long, c_uint, c_ulong},
+    fs::Kiocb,
+    iov::IovIterDest,
+    mm::virt::VmaNew,
+    seq_file::SeqFile,
     sync::{Arc, ArcBorrow},
     types::ForeignOwnable,
 };
 
-use crate::{device, region::Region, THIS_MODULE};
+use crate::{device, region::Region, shmem::MAX_FILE_SIZE, THIS_MODULE};
 
 /// An immutable `file_operations` table that may live in a `static`.
 #[repr(transparent)]
@@ -33,7 +38,8 @@ impl FileOperations {
     }
 }
 
-/// The operations of every file opened on `/dev/ashmem`.
+/// The operations of every file opened on `/dev/ashmem`. No `write`: `write(2)` fails with
+/// `EINVAL`.
 pub(crate) static ASHMEM_FOPS: FileOperations = FileOperations(bindings::file_operations {
     owner: THIS_MODULE.as_ptr(),
     open: Some(ashmem_open),
@@ -41,6 +47,10 @@ pub(crate) static ASHMEM_FOPS: FileOperations = FileOperations(bindings::file_op
     unlocked_ioctl: Some(ashmem_ioctl),
     #[cfg(CONFIG_COMPAT)]
     compat_ioctl: Some(ashmem_compat_ioctl),
+    mmap: Some(ashmem_mmap),
+    read_iter: Some(ashmem_read_iter),
+    llseek: Some(ashmem_llseek),
+    show_fdinfo: Some(ashmem_show_fdinfo),
     ..pin_init::zeroed()
 });
 
@@ -54,6 +64,14 @@ unsafe fn region<'a>(file: *mut bindings::file) -> ArcBorrow<'a, Region> {
     // SAFETY: By the caller's guarantee, `private_data` holds the pointer stored by
     // `ashmem_open` via `Arc::into_foreign` and not yet reclaimed by `ashmem_release`.
     unsafe { Arc::<Region>::borrow((*file).private_data) }
+}
+
+/// Turns a result into the `long` a file operation returns.
+fn to_long(res: kernel::error::Result<isize>) -> c_long {
+    match res {
+        Ok(ret) => ret as c_long,
+        Err(err) => err.to_errno() as c_long,
+    }
 }
 
 /// # Safety
@@ -90,10 +108,7 @@ unsafe extern "C" fn ashmem_release(
 unsafe extern "C" fn ashmem_ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: The VFS calls `unlocked_ioctl` only between `open` and `release`.
     let region = unsafe { region(file) };
-    match device::ioctl(&region, cmd, arg) {
-        Ok(ret) => ret as c_long,
-        Err(err) => err.to_errno() as c_long,
-    }
+    to_long(device::ioctl(&region, cmd, arg))
 }
 
 /// # Safety
@@ -107,8 +122,68 @@ unsafe extern "C" fn ashmem_compat_ioctl(
 ) -> c_long {
     // SAFETY: The VFS calls `compat_ioctl` only between `open` and `release`.
     let region = unsafe { region(file) };
-    match device::compat_ioctl(&region, cmd, arg) {
-        Ok(ret) => ret as c_long,
-        Err(err) => err.to_errno() as c_long,
+    to_long(device::compat_ioctl(&region, cmd, arg))
+}
+
+/// # Safety
+///
+/// Called by the VFS with a live file of the device and a VMA being set up for it, with the
+/// mmap lock held for writing.
+unsafe extern "C" fn ashmem_mmap(
+    file: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: The VFS calls `mmap` only between `open` and `release`.
+    let region = unsafe { region(file) };
+    // SAFETY: `vma` is undergoing its initial setup, as `VmaNew` requires.
+    let vma = unsafe { VmaNew::from_raw(vma) };
+    match region.mmap(vma) {
+        Ok(()) => 0,
+        Err(err) => err.to_errno(),
     }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a `kiocb` of a live file of the device and a destination iterator.
+unsafe extern "C" fn ashmem_read_iter(
+    kiocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
+    // SAFETY: `kiocb` is valid for this call and its file's private data is an `Arc<Region>`.
+    let mut kiocb = unsafe { Kiocb::<Arc<Region>>::from_raw(kiocb) };
+    // SAFETY: `iter` is a valid destination iterator for this call.
+    let iov = unsafe { IovIterDest::from_raw(iter) };
+    let region = kiocb.file();
+    to_long(region.read(iov, kiocb.ki_pos_mut()).map(|n| n as isize)) as isize
+}
+
+/// # Safety
+///
+/// Called by the VFS with a live file of the device.
+unsafe extern "C" fn ashmem_llseek(
+    file: *mut bindings::file,
+    offset: bindings::loff_t,
+    whence: c_int,
+) -> bindings::loff_t {
+    // SAFETY: The VFS calls `llseek` only between `open` and `release`.
+    let region = unsafe { region(file) };
+    // SAFETY: `file` is live; reading its position is what every `llseek` does.
+    let pos = unsafe { (*file).f_pos };
+    match region.llseek(pos, offset, whence) {
+        // SAFETY: `file` is live; `vfs_setpos` stores the new position.
+        Ok(new) => unsafe { bindings::vfs_setpos(file, new, MAX_FILE_SIZE as bindings::loff_t) },
+        Err(err) => err.to_errno().into(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS with a live file of the device and a `seq_file` to write to.
+unsafe extern "C" fn ashmem_show_fdinfo(m: *mut bindings::seq_file, file: *mut bindings::file) {
+    // SAFETY: The VFS calls `show_fdinfo` only between `open` and `release`.
+    let region = unsafe { region(file) };
+    // SAFETY: `m` is valid and exclusively ours for the duration of the call.
+    let m = unsafe { SeqFile::from_raw(m) };
+    region.show_fdinfo(m);
 }

@@ -1,13 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A region: the state behind one open file of `/dev/ashmem`.
+//!
+//! All of a region's state sits under one mutex, so a check and the change it guards cannot be
+//! separated: `ASHMEM_SET_SIZE` racing `mmap` (CVE-2017-13216) sees either the size before the
+//! backing file exists or `EINVAL` after. User memory is never touched with the lock held: mmap
+//! takes the lock under the mmap lock, so a page fault under it would invert that order.
 
-use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{
+    fmt,
+    fs::File,
+    mm::virt::VmaNew,
+    new_mutex,
+    prelude::*,
+    seq_file::SeqFile,
+    seq_print,
+    sync::{aref::ARef, Arc, Mutex},
+};
+
+use crate::{
+    shmem::{ShmemFile, MAX_FILE_SIZE},
+    uapi,
+};
 
 /// The mutable part of a region, guarded by [`Region::state`].
 struct RegionState {
     /// The size set with `ASHMEM_SET_SIZE`, stored unrounded.
     size: usize,
+    /// The `PROT_*` bits later mappings may use; only ever narrows.
+    prot_mask: usize,
+    /// The name set with `ASHMEM_SET_NAME`, without prefix or NUL; empty when unset.
+    name: KVec<u8>,
+    /// The shmem file holding the pages, created by the first `mmap`. From then on the name and
+    /// the size are fixed.
+    backing: Option<ShmemFile>,
 }
 
 /// One ashmem region.
@@ -17,19 +43,251 @@ pub(crate) struct Region {
     state: Mutex<RegionState>,
 }
 
+/// A region's name, as user space sees it: a copy that needs no lock.
+pub(crate) struct RegionName {
+    buf: [u8; uapi::ASHMEM_NAME_LEN],
+    len: usize,
+}
+
+impl RegionName {
+    /// The name and its NUL terminator.
+    pub(crate) fn with_nul(&self) -> &[u8] {
+        &self.buf[..=self.len]
+    }
+
+    /// The name without its NUL.
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Formats a name for a line-oriented file: control characters, backslash and space-like bytes
+/// are written as octal escapes, so a name cannot forge another fdinfo line.
+struct Escaped<'a>(&'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in self.0 {
+            if b.is_ascii_graphic() && b != b'\\' {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\{:03o}", b)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Region {
-    /// Creates a new, empty region: size 0, no name, no backing file.
+    /// Creates a new, empty region: size 0, no name, full prot mask, no backing file.
     pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
-                state <- new_mutex!(RegionState { size: 0 }),
+                state <- new_mutex!(RegionState {
+                    size: 0,
+                    prot_mask: uapi::PROT_MASK_ALL,
+                    name: KVec::new(),
+                    backing: None,
+                }),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Sets the name; refused with `EINVAL` once the backing file exists.
+    pub(crate) fn set_name(&self, name: &CStr) -> Result {
+        // Allocate before taking the lock.
+        let mut copy = KVec::new();
+        copy.extend_from_slice(name.to_bytes(), GFP_KERNEL)?;
+        let mut state = self.state.lock();
+        if state.backing.is_some() {
+            return Err(EINVAL);
+        }
+        state.name = copy;
+        Ok(())
+    }
+
+    /// The name `ASHMEM_GET_NAME` reports: the one set, or `dev/ashmem` when none (or an empty
+    /// one) was set.
+    pub(crate) fn name(&self) -> RegionName {
+        let mut out = RegionName {
+            buf: [0; uapi::ASHMEM_NAME_LEN],
+            len: 0,
+        };
+        let state = self.state.lock();
+        let name = if state.name.is_empty() {
+            uapi::ASHMEM_NAME_DEFAULT
+        } else {
+            &state.name
+        };
+        // SET_NAME keeps at most `ASHMEM_NAME_LEN - 1` bytes, so the NUL always fits.
+        out.len = name.len().min(uapi::ASHMEM_NAME_LEN - 1);
+        out.buf[..out.len].copy_from_slice(&name[..out.len]);
+        out
+    }
+
+    /// Sets the size; refused with `EINVAL` once the backing file exists.
+    pub(crate) fn set_size(&self, size: usize) -> Result {
+        let mut state = self.state.lock();
+        if state.backing.is_some() {
+            return Err(EINVAL);
+        }
+        state.size = size;
+        Ok(())
     }
 
     /// The size set with `ASHMEM_SET_SIZE`.
     pub(crate) fn size(&self) -> usize {
         self.state.lock().size
     }
+
+    /// Narrows the prot mask. `read_implies_exec`: the caller's personality makes `PROT_READ`
+    /// imply `PROT_EXEC`, which is applied before the subset check so it cannot widen the mask.
+    pub(crate) fn set_prot_mask(&self, mut mask: usize, read_implies_exec: bool) -> Result {
+        if read_implies_exec && mask & uapi::PROT_READ != 0 {
+            mask |= uapi::PROT_EXEC;
+        }
+        let mut state = self.state.lock();
+        if mask & !state.prot_mask != 0 {
+            return Err(EINVAL);
+        }
+        state.prot_mask = mask;
+        Ok(())
+    }
+
+    /// The current prot mask.
+    pub(crate) fn prot_mask(&self) -> usize {
+        self.state.lock().prot_mask
+    }
+
+    /// The inode number of the backing file; `EINVAL` before the first mmap.
+    pub(crate) fn file_id(&self) -> Result<u64> {
+        self.state
+            .lock()
+            .backing
+            .as_ref()
+            .map(ShmemFile::ino)
+            .ok_or(EINVAL)
+    }
+
+    /// Sets up a new mapping of the region, creating the backing file on the first one.
+    pub(crate) fn mmap(&self, vma: &VmaNew) -> Result {
+        let mut state = self.state.lock();
+        if state.size == 0 || state.size > MAX_FILE_SIZE {
+            return Err(EINVAL);
+        }
+        let len = vma.end() - vma.start();
+        if len > page_align(state.size) {
+            return Err(EINVAL);
+        }
+        let mask = state.prot_mask;
+        let wanted = [
+            (vma.readable(), uapi::PROT_READ),
+            (vma.writable(), uapi::PROT_WRITE),
+            (vma.executable(), uapi::PROT_EXEC),
+        ];
+        if wanted.iter().any(|&(on, bit)| on && mask & bit == 0) {
+            return Err(EPERM);
+        }
+        // Later mprotect() calls may not add what the mask lacks.
+        if mask & uapi::PROT_READ == 0 {
+            vma.try_clear_mayread()?;
+        }
+        if mask & uapi::PROT_WRITE == 0 {
+            vma.try_clear_maywrite()?;
+        }
+        if mask & uapi::PROT_EXEC == 0 {
+            vma.try_clear_mayexec()?;
+        }
+
+        if state.backing.is_none() {
+            let name = backing_file_name(&state.name)?;
+            let name = CStr::from_bytes_with_nul(&name).map_err(|_| EINVAL)?;
+            state.backing = Some(ShmemFile::new(name, state.size)?);
+        }
+        match &state.backing {
+            Some(backing) if vma.flags() & kernel::bindings::VM_SHARED != 0 => {
+                backing.mmap_shared(vma)
+            }
+            // A private mapping is anonymous: zero-filled, copy-on-write, not shared.
+            _ => {
+                crate::shmem::mmap_private(vma);
+                Ok(())
+            }
+        }
+    }
+
+    /// The backing file, for reading or seeking without the lock held.
+    ///
+    /// `Ok(None)` when the size is 0; `EBADF` when the region was never mapped.
+    fn backing_file(&self) -> Result<Option<ARef<File>>> {
+        let state = self.state.lock();
+        match &state.backing {
+            _ if state.size == 0 => Ok(None),
+            None => Err(EBADF),
+            Some(backing) => Ok(Some(backing.file())),
+        }
+    }
+
+    /// `read(2)`: reads the backing file at `*pos`.
+    pub(crate) fn read(
+        &self,
+        iov: &mut kernel::iov::IovIterDest<'_>,
+        pos: &mut i64,
+    ) -> Result<usize> {
+        match self.backing_file()? {
+            None => Ok(0),
+            Some(file) => crate::shmem::read(&file, iov, pos),
+        }
+    }
+
+    /// `lseek(2)` from the position `pos`: seeks in the backing file, `SEEK_DATA` and
+    /// `SEEK_HOLE` included, and returns the new position.
+    pub(crate) fn llseek(&self, pos: i64, offset: i64, whence: i32) -> Result<i64> {
+        let file = self.backing_file()?.ok_or(EINVAL)?;
+        // The position belongs to the region's own file, not the backing one: make a relative
+        // seek absolute. Seeks run under the lock so the backing file's position is not shared
+        // between two of them.
+        let (offset, whence) = if whence == kernel::bindings::SEEK_CUR as i32 {
+            (
+                pos.checked_add(offset).ok_or(EINVAL)?,
+                kernel::bindings::SEEK_SET as i32,
+            )
+        } else {
+            (offset, whence)
+        };
+        let _state = self.state.lock();
+        crate::shmem::llseek(&file, offset, whence)
+    }
+
+    /// Writes the fdinfo lines of the region.
+    pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
+        let ino = self.file_id().ok();
+        let size = self.size();
+        let name = self.name();
+        if let Some(ino) = ino {
+            seq_print!(m, "inode:\t{}\n", ino);
+        }
+        seq_print!(m, "name:\t{}\n", Escaped(name.as_bytes()));
+        seq_print!(m, "size:\t{}\n", size);
+    }
+}
+
+/// Rounds `size` up to whole pages; `size` is at most `MAX_FILE_SIZE`, so this cannot overflow.
+fn page_align(size: usize) -> usize {
+    (size + kernel::page::PAGE_SIZE - 1) & !(kernel::page::PAGE_SIZE - 1)
+}
+
+/// The backing file's name with its NUL: `dev/ashmem/<name>`, or `dev/ashmem` for an unnamed
+/// region.
+fn backing_file_name(name: &[u8]) -> Result<KVec<u8>> {
+    let mut buf = KVec::with_capacity(uapi::ASHMEM_NAME_PREFIX.len() + name.len() + 1, GFP_KERNEL)?;
+    if name.is_empty() {
+        buf.extend_from_slice(uapi::ASHMEM_NAME_DEFAULT, GFP_KERNEL)?;
+    } else {
+        buf.extend_from_slice(uapi::ASHMEM_NAME_PREFIX, GFP_KERNEL)?;
+        buf.extend_from_slice(name, GFP_KERNEL)?;
+    }
+    buf.push(0, GFP_KERNEL)?;
+    Ok(buf)
 }

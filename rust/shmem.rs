@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The shmem file behind a region, and the file operations it is given.
+//!
+//! A region's pages live in a shmem file created on its first `mmap`. That file must not become
+//! a way around the region's prot mask (CVE-2020-0009): opened again, for example through
+//! `/proc/PID/map_files/`, it could be mapped with any protection. So the file and its inode get
+//! a copy of shmem's `file_operations` whose mmap is refused with `EPERM`, and whose `owner` is
+//! this module, so the module stays loaded while any backing file is alive. Mapping through the
+//! region itself calls shmem's own `mmap_prepare`, saved when the copy is made.
+
+use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
+
+use kernel::{
+    bindings,
+    error::{from_err_ptr, to_result},
+    ffi::{c_char, c_int, c_void},
+    fs::File,
+    iov::IovIterDest,
+    mm::virt::VmaNew,
+    prelude::*,
+    sync::aref::ARef,
+};
+
+use crate::THIS_MODULE;
+
+extern "C" {
+    /// Creates an unlinked shmem file of `size` bytes named `name` (see `shmem_shim.c`).
+    /// Returns a `struct file *` or an `ERR_PTR`.
+    fn ashmem_shmem_file_setup(name: *const c_char, size: bindings::loff_t) -> *mut c_void;
+}
+
+/// The largest file size the VFS supports on 64-bit (`MAX_LFS_FILESIZE`).
+pub(crate) const MAX_FILE_SIZE: usize = i64::MAX as usize;
+
+/// The `mmap_prepare` hook of shmem's file operations.
+type MmapPrepare = unsafe extern "C" fn(*mut bindings::vm_area_desc) -> c_int;
+
+/// The file operations of backing files: shmem's, with mmap refused and `owner` set.
+///
+/// # Invariants
+///
+/// After [`BackingFops::init`] returned `Ok`, `ops` holds a complete table and `shmem_mmap` the
+/// original shmem `mmap_prepare`; neither is written again while the module is loaded.
+struct BackingFops {
+    ops: UnsafeCell<bindings::file_operations>,
+    shmem_mmap: UnsafeCell<Option<MmapPrepare>>,
+}
+
+// SAFETY: Both cells are written only by `init`, during module load, before any backing file
+// exists and before the device is registered; afterwards they are only read.
+unsafe impl Sync for BackingFops {}
+
+static BACKING_FOPS: BackingFops = BackingFops {
+    ops: UnsafeCell::new(pin_init::zeroed()),
+    shmem_mmap: UnsafeCell::new(None),
+};
+
+/// Refuses to map a backing file opened anywhere but through its region.
+///
+/// # Safety
+///
+/// Called by the mm core as an `mmap_prepare` hook; it touches nothing.
+unsafe extern "C" fn backing_mmap_prepare(_desc: *mut bindings::vm_area_desc) -> c_int {
+    EPERM.to_errno()
+}
+
+impl BackingFops {
+    /// Builds the table from the operations of a freshly created shmem file.
+    ///
+    /// # Safety
+    ///
+    /// Must be called once, at module load, before any other function of this module.
+    unsafe fn init() -> Result {
+        let probe = ShmemFile::create_raw(c"dev/ashmem", 0)?;
+        // SAFETY: `probe` is a live file; a shmem file's `f_op` points to shmem's static table.
+        let shmem_ops: bindings::file_operations = unsafe { *(*probe.as_ptr()).f_op };
+        let shmem_mmap = shmem_ops.mmap_prepare.ok_or(EINVAL)?;
+        let ops = bindings::file_operations {
+            owner: THIS_MODULE.as_ptr(),
+            mmap: None,
+            mmap_prepare: Some(backing_mmap_prepare),
+            ..shmem_ops
+        };
+        // SAFETY: By the caller's guarantee nothing reads the cells yet.
+        // INVARIANT: both cells are set before the device can create a backing file.
+        unsafe {
+            *BACKING_FOPS.ops.get() = ops;
+            *BACKING_FOPS.shmem_mmap.get() = Some(shmem_mmap);
+        }
+        Ok(())
+    }
+
+    fn ops() -> *const bindings::file_operations {
+        BACKING_FOPS.ops.get()
+    }
+
+    fn shmem_mmap() -> MmapPrepare {
+        // SAFETY: By the type invariant the cell is no longer written; `init` set it to `Some`
+        // before any `ShmemFile` could be created, which is the only way to get here.
+        unsafe { *BACKING_FOPS.shmem_mmap.get() }.unwrap_or(backing_mmap_prepare)
+    }
+}
+
+/// Proof that the backing file operations are ready; the module holds it.
+pub(crate) struct BackingOpsReady(());
+
+impl BackingOpsReady {
+    /// Prepares the backing file operations. Called once from module init, before the device
+    /// is registered.
+    pub(crate) fn init() -> Result<Self> {
+        static DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+        if DONE.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            return Err(EBUSY);
+        }
+        // SAFETY: Guarded above to run once; the module calls it at load, before registering
+        // the device, so nothing else of this module runs yet.
+        unsafe { BackingFops::init() }?;
+        Ok(Self(()))
+    }
+}
+
+/// The shmem file behind a region.
+///
+/// # Invariants
+///
+/// `file` is a shmem file whose `f_op` and inode `i_fop` are the backing operations, for which
+/// it holds one module reference.
+pub(crate) struct ShmemFile {
+    file: ARef<File>,
+}
+
+impl ShmemFile {
+    /// Creates a plain shmem file of `size` bytes.
+    fn create_raw(name: &CStr, size: usize) -> Result<ARef<File>> {
+        let size = bindings::loff_t::try_from(size).map_err(|_| EINVAL)?;
+        // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+        let file = from_err_ptr(unsafe { ashmem_shmem_file_setup(name.as_char_ptr(), size) })?;
+        let file = NonNull::new(file.cast::<File>()).ok_or(ENOMEM)?;
+        // SAFETY: `shmem_file_setup` returned a new file with one reference, which we own.
+        Ok(unsafe { ARef::from_raw(file) })
+    }
+
+    /// Creates the backing file of a region: `size` bytes, named `name` in `/proc/PID/maps`.
+    pub(crate) fn new(name: &CStr, size: usize) -> Result<Self> {
+        let file = Self::create_raw(name, size)?;
+        let raw = file.as_ptr();
+        // SAFETY: The file is new and not yet shared with anyone, so its operations and its
+        // private inode's may be replaced. The module reference taken here is dropped by
+        // `__fput` through the new `f_op->owner`; the module is live, so `__module_get` is
+        // allowed.
+        // INVARIANT: `f_op` and `i_fop` now are the backing operations, with a module reference.
+        unsafe {
+            bindings::__module_get(THIS_MODULE.as_ptr());
+            (*raw).f_op = BackingFops::ops();
+            (*(*raw).f_inode).__bindgen_anon_3.i_fop = BackingFops::ops();
+        }
+        Ok(Self { file })
+    }
+
+    /// The inode number, as `ASHMEM_GET_FILE_ID` and fdinfo report it.
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: A live file always has a valid inode.
+        unsafe { (*(*self.file.as_ptr()).f_inode).i_ino }
+    }
+
+    /// A new reference to the file, to use without holding the region's lock.
+    pub(crate) fn file(&self) -> ARef<File> {
+        self.file.clone()
+    }
+
+    /// Makes `vma`, a shared mapping being set up on the region, a mapping of this file.
+    pub(crate) fn mmap_shared(&self, vma: &VmaNew) -> Result {
+        let vma = vma.as_ptr();
+        let mut desc = MaybeUninit::<bindings::vm_area_desc>::zeroed();
+        // SAFETY: `vma` is being set up by `mmap` with the mmap lock held; `vma_set_file` swaps
+        // its file reference for one to this file. `desc` is writable and the file is live.
+        unsafe {
+            bindings::vma_set_file(vma, self.file.as_ptr());
+            bindings::compat_set_desc_from_vma(desc.as_mut_ptr(), self.file.as_ptr(), vma);
+        }
+        // SAFETY: `compat_set_desc_from_vma` initialised every field the hooks read, and the
+        // zeroed rest is valid for this plain C struct.
+        let desc = unsafe { desc.assume_init_mut() };
+        // SAFETY: `desc` describes a mapping of a shmem file, as shmem's hook expects.
+        to_result(unsafe { BackingFops::shmem_mmap()(desc) })?;
+        // The VMA already exists: no rmap hiding to enforce, as in `compat_vma_mmap()`.
+        desc.action.set_hide_from_rmap_until_complete(false);
+        // SAFETY: `desc` was prepared from `vma` by the calls above.
+        to_result(unsafe { bindings::__compat_vma_mmap(desc, vma) })
+    }
+}
+
+/// Makes `vma`, a private mapping being set up on a region, anonymous: zero-filled and
+/// copy-on-write, sharing nothing with the region's pages.
+pub(crate) fn mmap_private(vma: &VmaNew) {
+    // SAFETY: `vma` is being set up by `mmap` with the mmap lock held, when the driver may set
+    // its operations; no operations is what makes a VMA anonymous (`vma_set_anonymous()`).
+    unsafe { (*vma.as_ptr()).vm_ops = core::ptr::null() };
+}
+
+/// Reads from `file` at `*pos` into `iov`, advancing `*pos`.
+pub(crate) fn read(file: &File, iov: &mut IovIterDest<'_>, pos: &mut i64) -> Result<usize> {
+    // SAFETY: `file` is live and `iov` a valid destination iterator for the duration of the call.
+    let ret = unsafe { bindings::vfs_iter_read(file.as_ptr(), iov.as_raw(), pos, 0) };
+    if ret < 0 {
+        Err(Error::from_errno(ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Seeks in `file`; returns the new position.
+pub(crate) fn llseek(file: &File, offset: i64, whence: c_int) -> Result<i64> {
+    // SAFETY: `file` is live for the duration of the call.
+    let ret = unsafe { bindings::vfs_llseek(file.as_ptr(), offset, whence) };
+    if ret < 0 {
+        Err(Error::from_errno(ret as i32))
+    } else {
+        Ok(ret)
+    }
+}
