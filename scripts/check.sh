@@ -41,6 +41,12 @@ guest=0
 LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" | tee "$out/results.tap" || guest=$?
 
 step "results"
+# Per build, then the total that CI reads (the last line).
+for bits in 64 32; do
+	printf '%s-bit: ' "$bits"
+	awk -v want="# selftest: $bits-bit" 'index($0, "# selftest: ") == 1 { on = index($0, want) == 1 } on' \
+		"$out/results.tap" | scripts/tap-summary.sh | tail -n 1 || true
+done
 summary=0
 scripts/tap-summary.sh <"$out/results.tap" || summary=$?
 [ "$guest" = 0 ] || echo "guest run failed (status $guest): logs in $out/logs" >&2

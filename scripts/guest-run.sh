@@ -22,6 +22,8 @@ trap 'rm -rf "$work"' EXIT
 
 # The initramfs: busybox, our /init, and the caller's overlay.
 mkdir -p "$work/root/bin"
+# The overlay becomes /: every user must be able to reach /dev and /bin.
+chmod 0755 "$work/root"
 cp "$(command -v busybox)" "$work/root/bin/busybox"
 install -m 0755 "$here/guest/init" "$work/root/init"
 cp -a "$root/." "$work/root/"
