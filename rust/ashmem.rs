@@ -13,6 +13,7 @@ use kernel::prelude::*;
 mod device;
 mod fops;
 mod misc;
+mod pin;
 mod region;
 mod shmem;
 mod uapi;

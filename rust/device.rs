@@ -67,8 +67,15 @@ fn get_file_id<T: TryFrom<u64> + kernel::transmute::AsBytes>(
     Ok(0)
 }
 
-/// `ASHMEM_PURGE_ALL_CACHES`: root only. Returns the pages that were purgeable; ranges become
-/// purgeable with `ASHMEM_UNPIN`, which this driver does not implement yet, so there are none.
+/// Reads the `struct ashmem_pin` argument of the pin ioctls.
+fn read_pin(arg: usize) -> Result<uapi::AshmemPin> {
+    UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::AshmemPin>())
+        .reader()
+        .read()
+}
+
+/// `ASHMEM_PURGE_ALL_CACHES`: root only. Returns the pages that were purgeable. Nothing purges
+/// unpinned pages yet (the shrinker is still to come), so none are counted.
 fn purge_all_caches() -> Result<isize> {
     if !has_sys_admin() {
         return Err(EPERM);
@@ -85,6 +92,9 @@ pub(crate) fn ioctl(region: &Region, cmd: u32, arg: usize) -> Result<isize> {
         uapi::ASHMEM_GET_SIZE => Ok(region.size() as isize),
         uapi::ASHMEM_SET_PROT_MASK => region.set_prot_mask(arg, read_implies_exec()).map(|()| 0),
         uapi::ASHMEM_GET_PROT_MASK => Ok(region.prot_mask() as isize),
+        uapi::ASHMEM_PIN => region.pin(read_pin(arg)?),
+        uapi::ASHMEM_UNPIN => region.unpin(read_pin(arg)?),
+        uapi::ASHMEM_GET_PIN_STATUS => region.pin_status(read_pin(arg)?),
         uapi::ASHMEM_PURGE_ALL_CACHES => purge_all_caches(),
         uapi::ASHMEM_GET_FILE_ID => get_file_id::<usize>(region, arg),
         _ => Err(ENOTTY),

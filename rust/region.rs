@@ -19,8 +19,9 @@ use kernel::{
 };
 
 use crate::{
+    pin::{NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
-    uapi,
+    uapi::{self, AshmemPin},
 };
 
 /// The mutable part of a region, guarded by [`Region::state`].
@@ -34,6 +35,33 @@ struct RegionState {
     /// The shmem file holding the pages, created by the first `mmap`. From then on the name and
     /// the size are fixed.
     backing: Option<ShmemFile>,
+    /// The unpinned pages.
+    pins: PinRanges,
+}
+
+impl RegionState {
+    /// Checks an `ashmem_pin` argument, in the documented order, and returns its pages.
+    fn pin_pages(&self, pin: AshmemPin) -> Result<(usize, usize)> {
+        if self.backing.is_none() {
+            return Err(EINVAL);
+        }
+        let page = kernel::page::PAGE_SIZE as u64;
+        let aligned = page_align(self.size) as u64;
+        let offset = u64::from(pin.offset);
+        // A length of 0 means "to the end of the region".
+        let len = match pin.len {
+            0 => aligned.saturating_sub(offset),
+            len => u64::from(len),
+        };
+        if offset % page != 0 || len % page != 0 {
+            return Err(EINVAL);
+        }
+        let end = offset + len;
+        if end > u64::from(u32::MAX) || end > aligned {
+            return Err(EINVAL);
+        }
+        Ok(((offset / page) as usize, (end / page) as usize))
+    }
 }
 
 /// One ashmem region.
@@ -88,6 +116,7 @@ impl Region {
                     prot_mask: uapi::PROT_MASK_ALL,
                     name: KVec::new(),
                     backing: None,
+                    pins: PinRanges::new(),
                 }),
             }),
             GFP_KERNEL,
@@ -168,6 +197,46 @@ impl Region {
             .as_ref()
             .map(ShmemFile::ino)
             .ok_or(EINVAL)
+    }
+
+    /// `ASHMEM_PIN`: pins the range; says whether any of its pages had been purged.
+    pub(crate) fn pin(&self, pin: AshmemPin) -> Result<isize> {
+        let mut pool = NodePool::new();
+        pool.fill(1)?;
+        let mut state = self.state.lock();
+        let (start, end) = state.pin_pages(pin)?;
+        match state.pins.pin(start, end, &mut pool) {
+            Ok(true) => Ok(uapi::ASHMEM_WAS_PURGED),
+            Ok(false) => Ok(uapi::ASHMEM_NOT_PURGED),
+            Err(_) => Err(ENOMEM),
+        }
+    }
+
+    /// `ASHMEM_UNPIN`: makes the range purgeable.
+    pub(crate) fn unpin(&self, pin: AshmemPin) -> Result<isize> {
+        let mut pool = NodePool::new();
+        let mut need = 1;
+        loop {
+            // Allocate without the lock; retry in the rare case that more nodes are needed.
+            pool.fill(need)?;
+            let mut state = self.state.lock();
+            let (start, end) = state.pin_pages(pin)?;
+            match state.pins.unpin(start, end, &mut pool) {
+                Ok(()) => return Ok(0),
+                Err(more) => need = more.0,
+            }
+        }
+    }
+
+    /// `ASHMEM_GET_PIN_STATUS`: whether any page of the range is unpinned.
+    pub(crate) fn pin_status(&self, pin: AshmemPin) -> Result<isize> {
+        let state = self.state.lock();
+        let (start, end) = state.pin_pages(pin)?;
+        Ok(if state.pins.any_unpinned(start, end) {
+            uapi::ASHMEM_IS_UNPINNED
+        } else {
+            uapi::ASHMEM_IS_PINNED
+        })
     }
 
     /// Sets up a new mapping of the region, creating the backing file on the first one.

@@ -42,9 +42,9 @@ LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" | tee "$out/results.tap" |
 
 step "results"
 # Per build, then the total that CI reads (the last line).
-for bits in 64 32; do
-	printf '%s-bit: ' "$bits"
-	awk -v want="# selftest: $bits-bit" 'index($0, "# selftest: ") == 1 { on = index($0, want) == 1 } on' \
+for part in "selftest: 64-bit" "selftest: 32-bit" "kunit:"; do
+	printf '%s ' "$part"
+	awk -v want="# $part" '/^# (selftest|kunit): / { on = index($0, want) == 1 } on' \
 		"$out/results.tap" | scripts/tap-summary.sh | tail -n 1 || true
 done
 summary=0
