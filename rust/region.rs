@@ -40,6 +40,15 @@ struct RegionState {
 }
 
 impl RegionState {
+    /// The name user space sees: the one set, or `dev/ashmem` when none (or an empty one) was.
+    fn visible_name(&self) -> &[u8] {
+        if self.name.is_empty() {
+            uapi::ASHMEM_NAME_DEFAULT
+        } else {
+            &self.name
+        }
+    }
+
     /// Checks an `ashmem_pin` argument, in the documented order, and returns its pages.
     fn pin_pages(&self, pin: AshmemPin) -> Result<(usize, usize)> {
         if self.backing.is_none() {
@@ -81,11 +90,6 @@ impl RegionName {
     /// The name and its NUL terminator.
     pub(crate) fn with_nul(&self) -> &[u8] {
         &self.buf[..=self.len]
-    }
-
-    /// The name without its NUL.
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
     }
 }
 
@@ -144,11 +148,7 @@ impl Region {
             len: 0,
         };
         let state = self.state.lock();
-        let name = if state.name.is_empty() {
-            uapi::ASHMEM_NAME_DEFAULT
-        } else {
-            &state.name
-        };
+        let name = state.visible_name();
         // SET_NAME keeps at most `ASHMEM_NAME_LEN - 1` bytes, so the NUL always fits.
         out.len = name.len().min(uapi::ASHMEM_NAME_LEN - 1);
         out.buf[..out.len].copy_from_slice(&name[..out.len]);
@@ -286,7 +286,7 @@ impl Region {
         }
     }
 
-    /// The backing file, for reading or seeking without the lock held.
+    /// The backing file, for reading without the lock held (the copy to user memory may fault).
     ///
     /// `Ok(None)` when the size is 0; `EBADF` when the region was never mapped.
     fn backing_file(&self) -> Result<Option<ARef<File>>> {
@@ -313,7 +313,6 @@ impl Region {
     /// `lseek(2)` from the position `pos`: seeks in the backing file, `SEEK_DATA` and
     /// `SEEK_HOLE` included, and returns the new position.
     pub(crate) fn llseek(&self, pos: i64, offset: i64, whence: i32) -> Result<i64> {
-        let file = self.backing_file()?.ok_or(EINVAL)?;
         // The position belongs to the region's own file, not the backing one: make a relative
         // seek absolute. Seeks run under the lock so the backing file's position is not shared
         // between two of them.
@@ -325,20 +324,23 @@ impl Region {
         } else {
             (offset, whence)
         };
-        let _state = self.state.lock();
-        crate::shmem::llseek(&file, offset, whence)
+        let state = self.state.lock();
+        match &state.backing {
+            _ if state.size == 0 => Err(EINVAL),
+            None => Err(EBADF),
+            Some(backing) => backing.llseek(offset, whence),
+        }
     }
 
     /// Writes the fdinfo lines of the region.
+    /// One lock for all lines, so they describe the same moment.
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
-        let ino = self.file_id().ok();
-        let size = self.size();
-        let name = self.name();
-        if let Some(ino) = ino {
-            seq_print!(m, "inode:\t{}\n", ino);
+        let state = self.state.lock();
+        if let Some(backing) = &state.backing {
+            seq_print!(m, "inode:\t{}\n", backing.ino());
         }
-        seq_print!(m, "name:\t{}\n", Escaped(name.as_bytes()));
-        seq_print!(m, "size:\t{}\n", size);
+        seq_print!(m, "name:\t{}\n", Escaped(state.visible_name()));
+        seq_print!(m, "size:\t{}\n", state.size);
     }
 }
 

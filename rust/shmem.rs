@@ -169,6 +169,17 @@ impl ShmemFile {
         self.file.clone()
     }
 
+    /// Seeks in the file; returns the new position.
+    pub(crate) fn llseek(&self, offset: i64, whence: c_int) -> Result<i64> {
+        // SAFETY: The file is live for the duration of the call.
+        let ret = unsafe { bindings::vfs_llseek(self.file.as_ptr(), offset, whence) };
+        if ret < 0 {
+            Err(Error::from_errno(ret as i32))
+        } else {
+            Ok(ret)
+        }
+    }
+
     /// Makes `vma`, a shared mapping being set up on the region, a mapping of this file.
     pub(crate) fn mmap_shared(&self, vma: &VmaNew) -> Result {
         let vma = vma.as_ptr();
@@ -207,16 +218,5 @@ pub(crate) fn read(file: &File, iov: &mut IovIterDest<'_>, pos: &mut i64) -> Res
         Err(Error::from_errno(ret as i32))
     } else {
         Ok(ret as usize)
-    }
-}
-
-/// Seeks in `file`; returns the new position.
-pub(crate) fn llseek(file: &File, offset: i64, whence: c_int) -> Result<i64> {
-    // SAFETY: `file` is live for the duration of the call.
-    let ret = unsafe { bindings::vfs_llseek(file.as_ptr(), offset, whence) };
-    if ret < 0 {
-        Err(Error::from_errno(ret as i32))
-    } else {
-        Ok(ret)
     }
 }
