@@ -12,6 +12,7 @@ use kernel::prelude::*;
 
 mod device;
 mod fops;
+mod lru;
 mod misc;
 mod pin;
 mod region;
@@ -26,19 +27,22 @@ module! {
     license: "GPL",
 }
 
-/// The loaded module: the backing file operations and the misc device registration.
+/// The loaded module: the misc device registration, the purge LRU with its shrinker, and the
+/// backing file operations. Fields drop in order: the device goes first.
 #[pin_data]
 struct AshmemModule {
-    _backing: shmem::BackingOpsReady,
     #[pin]
     _device: misc::MiscRegistration,
+    _lru: lru::LruRegistration,
+    _backing: shmem::BackingOpsReady,
 }
 
 impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            // Ready before the device can be opened, so before any backing file exists.
+            // Both ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
+            _lru: lru::LruRegistration::register()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,
                 device::DEVICE_MODE,

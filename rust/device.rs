@@ -74,13 +74,13 @@ fn read_pin(arg: usize) -> Result<uapi::AshmemPin> {
         .read()
 }
 
-/// `ASHMEM_PURGE_ALL_CACHES`: root only. Returns the pages that were purgeable. Nothing purges
-/// unpinned pages yet (the shrinker is still to come), so none are counted.
+/// `ASHMEM_PURGE_ALL_CACHES`: root only. Purges every unpinned range of every region and
+/// returns the pages that were on the LRU before.
 fn purge_all_caches() -> Result<isize> {
     if !has_sys_admin() {
         return Err(EPERM);
     }
-    Ok(0)
+    Ok(isize::try_from(crate::lru::purge_all()).unwrap_or(isize::MAX))
 }
 
 /// Handles an ioctl from a 64-bit caller, or a 32-bit one whose argument is the same.

@@ -98,7 +98,9 @@ unsafe extern "C" fn ashmem_release(
 ) -> c_int {
     // SAFETY: `ashmem_open` stored an `Arc<Region>` in `private_data`, and `release` runs once,
     // after every other file operation has returned, so the reference can be taken back.
-    drop(unsafe { Arc::<Region>::from_foreign((*file).private_data) });
+    let region = unsafe { Arc::<Region>::from_foreign((*file).private_data) };
+    region.release();
+    drop(region);
     0
 }
 

@@ -2,265 +2,360 @@
 
 //! Pin bookkeeping: which pages of a region are unpinned, and which of those were purged.
 //!
-//! Pages start pinned. [`PinRanges`] keeps the unpinned ones as disjoint [`PinRange`]s in a
-//! red-black tree keyed by first page, so every operation costs O(log n) in the number of
-//! ranges, plus O(log n) for each range it removes (a range is removed at most once after it is
-//! made, so that part is amortised).
+//! Pages start pinned. [`PinRanges`] keeps the unpinned ones as disjoint ranges in a red-black
+//! tree keyed by first page, so every operation costs O(log n) in the number of ranges, plus
+//! O(log n) for each range it removes (a range is removed at most once after it is made, so
+//! that part is amortised).
 //!
 //! A range is either purgeable (its pages still hold data) or purged (its pages were freed and
 //! read as zero). Pages keep that state until they are pinned again, so `ASHMEM_PIN` reports
 //! `ASHMEM_WAS_PURGED` exactly when one of its pages was purged. Adjacent purgeable ranges are
 //! always merged; purged ranges are left as they are.
 //!
-//! No method allocates: tree nodes come from a [`NodePool`] the caller fills before taking the
-//! region's lock.
+//! A purgeable range carries a [`RangeLink`]: for a region, its entry on the purge LRU. A range
+//! made by `ASHMEM_UNPIN` gets a new link (it is the most recently unpinned); a range that is
+//! only trimmed or moved by `ASHMEM_PIN` keeps its link, and so its place on the LRU; a range
+//! that is pinned or merged away drops its link.
+//!
+//! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
+//! taking the region's lock.
 
 use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
 };
 
-/// A run of unpinned pages, `[key, end)`; the key is its first page.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct PinRange {
+/// What a purgeable range carries so that the purger can find it.
+pub(crate) trait RangeLink: Sized {
+    /// The range this link belongs to is now the pages `[start, end)`.
+    fn place(&mut self, start: usize, end: usize);
+}
+
+/// A run of unpinned pages; its first page is the tree key.
+pub(crate) struct PinRange<L> {
     /// One past the last page.
+    end: usize,
+    /// The link of a purgeable range; `None` once its pages were purged.
+    link: Option<L>,
+}
+
+/// A range as seen from outside: pages `[start, end)`, purged or not.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
     pub(crate) end: usize,
-    /// Whether the pages were purged while unpinned.
     pub(crate) purged: bool,
 }
 
-type Reservation = RBTreeNodeReservation<usize, PinRange>;
+type Reservation<L> = RBTreeNodeReservation<usize, PinRange<L>>;
 
-/// Tree nodes allocated ahead of time, so that the range operations never allocate.
-pub(crate) struct NodePool {
-    nodes: KVec<Reservation>,
+/// Tree nodes and links allocated ahead of time, so that the range operations never allocate.
+pub(crate) struct NodePool<L> {
+    nodes: KVec<Reservation<L>>,
+    links: KVec<L>,
 }
 
-impl NodePool {
+impl<L> NodePool<L> {
     /// An empty pool.
     pub(crate) fn new() -> Self {
-        Self { nodes: KVec::new() }
+        Self {
+            nodes: KVec::new(),
+            links: KVec::new(),
+        }
     }
 
-    /// Allocates until the pool holds at least `n` nodes. Call without locks held.
-    pub(crate) fn fill(&mut self, n: usize) -> Result {
-        while self.nodes.len() < n {
+    /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links, the
+    /// links made by `new_link`. Call without locks held.
+    pub(crate) fn fill(&mut self, need: Need, mut new_link: impl FnMut() -> Result<L>) -> Result {
+        while self.nodes.len() < need.nodes {
             self.nodes.push(Reservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+        }
+        while self.links.len() < need.links {
+            self.links.push(new_link()?, GFP_KERNEL)?;
         }
         Ok(())
     }
 
-    fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    fn take(&mut self) -> Option<Reservation> {
-        self.nodes.pop()
+    fn holds(&self, need: Need) -> bool {
+        self.nodes.len() >= need.nodes && self.links.len() >= need.links
     }
 }
 
-/// Why an operation did not run: the pool must first hold this many nodes.
-#[derive(Debug)]
-pub(crate) struct NeedNodes(pub(crate) usize);
+/// How many nodes and links an operation needs in its pool.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Need {
+    pub(crate) nodes: usize,
+    pub(crate) links: usize,
+}
 
 /// The unpinned pages of one region.
 ///
 /// # Invariants
 ///
-/// Ranges are non-empty and disjoint; no two purgeable ranges are adjacent.
-pub(crate) struct PinRanges {
-    tree: RBTree<usize, PinRange>,
+/// Ranges are non-empty and disjoint; no two purgeable ranges are adjacent. The link of each
+/// purgeable range was last placed at that range's pages. `unpinned` and `purged` are the page
+/// counts of the purgeable and the purged ranges.
+pub(crate) struct PinRanges<L> {
+    tree: RBTree<usize, PinRange<L>>,
+    unpinned: usize,
+    purged: usize,
 }
 
-impl PinRanges {
+impl<L: RangeLink> PinRanges<L> {
     /// No page unpinned.
     pub(crate) fn new() -> Self {
+        // INVARIANT: no ranges, no pages.
         Self {
             tree: RBTree::new(),
+            unpinned: 0,
+            purged: 0,
+        }
+    }
+
+    /// Unpinned pages that still hold data.
+    pub(crate) fn unpinned_pages(&self) -> usize {
+        self.unpinned
+    }
+
+    /// Unpinned pages that were purged.
+    pub(crate) fn purged_pages(&self) -> usize {
+        self.purged
+    }
+
+    fn span(start: usize, range: &PinRange<L>) -> Span {
+        Span {
+            start,
+            end: range.end,
+            purged: range.link.is_none(),
         }
     }
 
     /// The range with the largest first page below `page`.
-    fn last_below(&self, page: usize) -> Option<(usize, PinRange)> {
-        let (key, range) = match self.tree.cursor_lower_bound(&page) {
-            Some(cursor) => cursor.peek_prev().map(|(k, r)| (*k, *r))?,
+    fn last_below(&self, page: usize) -> Option<Span> {
+        match self.tree.cursor_lower_bound(&page) {
+            Some(cursor) => cursor.peek_prev().map(|(k, r)| Self::span(*k, r)),
             None => self.tree.cursor_back().map(|c| {
                 let (k, r) = c.current();
-                (*k, *r)
-            })?,
-        };
-        Some((key, range))
-    }
-
-    /// The range with the smallest first page at or above `page`.
-    fn first_from(&self, page: usize) -> Option<(usize, PinRange)> {
-        let cursor = self.tree.cursor_lower_bound(&page)?;
-        let (key, range) = cursor.current();
-        Some((*key, *range))
-    }
-
-    /// Inserts `[start, range.end)` using a node from `pool`.
-    fn insert(&mut self, start: usize, range: PinRange, pool: &mut NodePool) {
-        // The callers checked the pool's size before changing anything.
-        if let Some(node) = pool.take() {
-            self.tree.insert(node.into_node(start, range));
+                Self::span(*k, r)
+            }),
         }
     }
 
-    /// Removes the range at `start`, keeping its node for reuse.
-    fn remove(&mut self, start: usize, pool: &mut NodePool) {
+    /// The range with the smallest first page at or above `page`.
+    fn first_from(&self, page: usize) -> Option<Span> {
+        let cursor = self.tree.cursor_lower_bound(&page)?;
+        let (key, range) = cursor.current();
+        Some(Self::span(*key, range))
+    }
+
+    fn count(&mut self, purged: bool) -> &mut usize {
+        if purged {
+            &mut self.purged
+        } else {
+            &mut self.unpinned
+        }
+    }
+
+    /// Inserts `[start, end)`, purgeable with `link` or purged without, using a node from
+    /// `pool`.
+    fn insert(&mut self, start: usize, end: usize, mut link: Option<L>, pool: &mut NodePool<L>) {
+        // The callers checked the pool's size before changing anything.
+        let Some(node) = pool.nodes.pop() else {
+            return;
+        };
+        if let Some(link) = &mut link {
+            link.place(start, end);
+        }
+        *self.count(link.is_none()) += end - start;
+        self.tree
+            .insert(node.into_node(start, PinRange { end, link }));
+    }
+
+    /// Inserts `[start, end)` as a purgeable range with a new link from `pool`.
+    fn insert_purgeable(&mut self, start: usize, end: usize, pool: &mut NodePool<L>) {
+        let link = pool.links.pop();
+        if link.is_some() {
+            self.insert(start, end, link, pool);
+        }
+    }
+
+    /// Removes the range at `start`, keeping its node for reuse; returns its link.
+    fn take(&mut self, start: usize, pool: &mut NodePool<L>) -> Option<L> {
+        let range = self.tree.get_mut(&start)?;
+        let (end, link) = (range.end, range.link.take());
+        *self.count(link.is_none()) -= end - start;
         if let Some(node) = self.tree.remove_node(&start) {
-            // The pool's vector has room: it held this node's predecessor or was filled with
-            // capacity to spare; if not, the node is simply freed.
+            // The pool's vector has room: it held this node or was filled with capacity to
+            // spare; if not, the node is simply freed.
             if pool.nodes.len() < pool.nodes.capacity() {
                 let _ = pool.nodes.push(node.into_reservation(), GFP_NOWAIT);
             }
         }
+        link
+    }
+
+    /// Shortens the range at `start` to end at `end`.
+    fn trim(&mut self, start: usize, end: usize) {
+        let Some(range) = self.tree.get_mut(&start) else {
+            return;
+        };
+        let cut = range.end - end;
+        range.end = end;
+        let purged = match &mut range.link {
+            Some(link) => {
+                link.place(start, end);
+                false
+            }
+            None => true,
+        };
+        *self.count(purged) -= cut;
     }
 
     /// Whether any page of `[start, end)` is unpinned.
     pub(crate) fn any_unpinned(&self, start: usize, end: usize) -> bool {
-        start < end && self.last_below(end).is_some_and(|(_, r)| r.end > start)
+        start < end && self.last_below(end).is_some_and(|s| s.end > start)
     }
 
     /// Pins `[start, end)`. Returns whether any of its pages had been purged.
     ///
-    /// Needs one node in `pool` (pinning the middle of a range splits it).
+    /// Needs one node in `pool`, and one link when it splits a purgeable range; without them
+    /// nothing changes and the need is returned.
     pub(crate) fn pin(
         &mut self,
         start: usize,
         end: usize,
-        pool: &mut NodePool,
-    ) -> Result<bool, NeedNodes> {
-        if pool.len() < 1 {
-            return Err(NeedNodes(1));
+        pool: &mut NodePool<L>,
+    ) -> Result<bool, Need> {
+        let splits = self
+            .last_below(end)
+            .is_some_and(|s| s.start < start && s.end > end && !s.purged);
+        let need = Need {
+            nodes: 1,
+            links: usize::from(splits),
+        };
+        if !pool.holds(need) {
+            return Err(need);
         }
         let mut was_purged = false;
         // From the right: each step removes or trims the last range overlapping what is left.
-        while let Some((key, range)) = self.last_below(end) {
-            if range.end <= start {
+        while let Some(s) = self.last_below(end) {
+            if s.end <= start {
                 break;
             }
-            was_purged |= range.purged;
-            if key < start {
+            was_purged |= s.purged;
+            if s.start < start {
                 // Keep the left part; a right part past `end` becomes its own range.
-                if let Some(left) = self.tree.get_mut(&key) {
-                    left.end = start;
-                }
-                if range.end > end {
-                    self.insert(end, range, pool);
+                self.trim(s.start, start);
+                if s.end > end {
+                    if s.purged {
+                        self.insert(end, s.end, None, pool);
+                    } else {
+                        self.insert_purgeable(end, s.end, pool);
+                    }
                 }
                 break;
             }
-            self.remove(key, pool);
-            if range.end > end {
-                self.insert(end, range, pool);
+            // A right part past `end` keeps the link, and so its place on the LRU.
+            let link = self.take(s.start, pool);
+            if s.end > end {
+                self.insert(end, s.end, link, pool);
             }
         }
         Ok(was_purged)
     }
 
     /// Unpins `[start, end)`. Pages already unpinned keep their state; the others become
-    /// purgeable, merged with purgeable neighbours.
+    /// purgeable, merged with purgeable neighbours into ranges with new links.
     ///
-    /// Needs one node in `pool` for each purged range within or touching `[start, end)`, plus
-    /// one; without them nothing changes and the number is returned.
+    /// Needs one node and one link in `pool` for each purged range within or touching
+    /// `[start, end)`, plus one; without them nothing changes and the need is returned.
     pub(crate) fn unpin(
         &mut self,
         start: usize,
         end: usize,
-        pool: &mut NodePool,
-    ) -> Result<(), NeedNodes> {
+        pool: &mut NodePool<L>,
+    ) -> Result<(), Need> {
         if start >= end {
             return Ok(());
         }
         // Count first, so that a short pool leaves everything unchanged.
-        let mut need = 1;
+        let mut n = 1;
         let mut page = start;
-        while let Some((key, range)) = self.first_from(page) {
-            if key > end {
+        while let Some(s) = self.first_from(page) {
+            if s.start > end {
                 break;
             }
-            need += usize::from(range.purged);
-            page = key + 1;
+            n += usize::from(s.purged);
+            page = s.start + 1;
         }
-        if pool.len() < need {
-            return Err(NeedNodes(need));
+        let need = Need { nodes: n, links: n };
+        if !pool.holds(need) {
+            return Err(need);
         }
 
         // `pos`: the first page not yet decided. `run`: first page of the purgeable run being
         // built, which ends at `pos`.
         let mut pos = start;
         let mut run = None;
-        if let Some((key, range)) = self.last_below(start) {
-            if range.end > start || (range.end == start && !range.purged) {
-                if range.purged {
-                    pos = range.end;
+        if let Some(s) = self.last_below(start) {
+            if s.end > start || (s.end == start && !s.purged) {
+                if s.purged {
+                    pos = s.end;
                 } else {
-                    self.remove(key, pool);
-                    run = Some(key);
-                    pos = range.end.max(start);
+                    drop(self.take(s.start, pool));
+                    run = Some(s.start);
+                    pos = s.end.max(start);
                 }
             }
         }
-        while let Some((key, range)) = self.first_from(pos) {
-            if key > end || (key == end && range.purged) {
+        while let Some(s) = self.first_from(pos) {
+            if s.start > end || (s.start == end && s.purged) {
                 break;
             }
-            if range.purged {
+            if s.purged {
                 // New pages before it join the run; the run ends there.
                 let run_start = run.take().unwrap_or(pos);
-                if run_start < key {
-                    self.insert(
-                        run_start,
-                        PinRange {
-                            end: key,
-                            purged: false,
-                        },
-                        pool,
-                    );
+                if run_start < s.start {
+                    self.insert_purgeable(run_start, s.start, pool);
                 }
-                pos = range.end;
             } else {
-                self.remove(key, pool);
-                run.get_or_insert(pos.min(key));
-                pos = range.end;
+                drop(self.take(s.start, pool));
+                run.get_or_insert(pos.min(s.start));
             }
+            pos = s.end;
         }
         let run_end = pos.max(end);
         if pos < end {
             run.get_or_insert(pos);
         }
         if let Some(run_start) = run {
-            self.insert(
-                run_start,
-                PinRange {
-                    end: run_end,
-                    purged: false,
-                },
-                pool,
-            );
+            self.insert_purgeable(run_start, run_end, pool);
         }
         Ok(())
     }
 
-    /// Marks the purgeable range starting at `start` purged. Returns its page count, or `None`
-    /// when no purgeable range starts there.
-    // Used by the KUnit tests now, and by purging once the shrinker exists.
-    #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
-    pub(crate) fn mark_purged(&mut self, start: usize) -> Option<usize> {
-        let range = self.tree.get_mut(&start)?;
-        if range.purged {
-            return None;
-        }
-        range.purged = true;
-        Some(range.end - start)
+    /// The purgeable range starting at `start`: its end and its link.
+    pub(crate) fn purgeable(&self, start: usize) -> Option<(usize, &L)> {
+        let range = self.tree.get(&start)?;
+        Some((range.end, range.link.as_ref()?))
     }
 
-    /// The ranges in order, as `(first page, range)`.
+    /// Marks the purgeable range starting at `start` purged and drops its link. Returns its
+    /// page count, or `None` when no purgeable range starts there.
+    pub(crate) fn mark_purged(&mut self, start: usize) -> Option<usize> {
+        let range = self.tree.get_mut(&start)?;
+        let link = range.link.take()?;
+        let pages = range.end - start;
+        drop(link);
+        self.unpinned -= pages;
+        self.purged += pages;
+        Some(pages)
+    }
+
+    /// The ranges in order.
     #[cfg_attr(not(CONFIG_KUNIT), expect(dead_code))]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, PinRange)> + '_ {
-        self.tree.iter().map(|(k, r)| (*k, *r))
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Span> + '_ {
+        self.tree.iter().map(|(k, r)| Self::span(*k, r))
     }
 }
 
@@ -279,48 +374,93 @@ mod tests {
         Purged,
     }
 
-    fn pool() -> NodePool {
+    /// A link that remembers where it was placed, and which allocation it is.
+    struct TestLink {
+        id: usize,
+        start: usize,
+        end: usize,
+    }
+
+    impl RangeLink for TestLink {
+        fn place(&mut self, start: usize, end: usize) {
+            self.start = start;
+            self.end = end;
+        }
+    }
+
+    type Ranges = PinRanges<TestLink>;
+    type Pool = NodePool<TestLink>;
+
+    const PLENTY: Need = Need {
+        nodes: PAGES + 1,
+        links: PAGES + 1,
+    };
+
+    fn refill(pool: &mut Pool) {
+        static NEXT_ID: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+        pool.fill(PLENTY, || {
+            Ok(TestLink {
+                id: NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+                start: 0,
+                end: 0,
+            })
+        })
+        .expect("allocating test nodes");
+    }
+
+    fn pool() -> Pool {
         let mut pool = NodePool::new();
-        pool.fill(PAGES + 1).expect("allocating test nodes");
+        refill(&mut pool);
         pool
     }
 
-    fn refill(pool: &mut NodePool) {
-        pool.fill(PAGES + 1).expect("allocating test nodes");
-    }
-
     /// The tree as a page map, checking the invariants on the way.
-    fn pages_of(ranges: &PinRanges) -> [Page; PAGES] {
+    fn pages_of(ranges: &Ranges) -> [Page; PAGES] {
         let mut pages = [Page::Pinned; PAGES];
-        let mut prev: Option<(usize, PinRange)> = None;
-        for (key, range) in ranges.iter() {
-            assert!(key < range.end);
-            assert!(range.end <= PAGES);
-            if let Some((_, p)) = prev {
-                assert!(p.end <= key);
-                assert!(!(p.end == key && !p.purged && !range.purged));
+        let mut prev: Option<Span> = None;
+        let (mut unpinned, mut purged) = (0, 0);
+        for s in ranges.iter() {
+            assert!(s.start < s.end);
+            assert!(s.end <= PAGES);
+            if let Some(p) = prev {
+                assert!(p.end <= s.start);
+                assert!(!(p.end == s.start && !p.purged && !s.purged));
             }
-            for page in &mut pages[key..range.end] {
-                *page = if range.purged {
+            if !s.purged {
+                let (end, link) = ranges.purgeable(s.start).expect("purgeable range");
+                assert_eq!(end, s.end);
+                assert_eq!((link.start, link.end), (s.start, s.end));
+                unpinned += s.end - s.start;
+            } else {
+                purged += s.end - s.start;
+            }
+            for page in &mut pages[s.start..s.end] {
+                *page = if s.purged {
                     Page::Purged
                 } else {
                     Page::Unpinned
                 };
             }
-            prev = Some((key, range));
+            prev = Some(s);
         }
+        assert_eq!(ranges.unpinned_pages(), unpinned);
+        assert_eq!(ranges.purged_pages(), purged);
         pages
     }
 
-    fn unpin(r: &mut PinRanges, pool: &mut NodePool, start: usize, end: usize) {
+    fn unpin(r: &mut Ranges, pool: &mut Pool, start: usize, end: usize) {
         r.unpin(start, end, pool).expect("pool is large enough");
         refill(pool);
     }
 
-    fn pin(r: &mut PinRanges, pool: &mut NodePool, start: usize, end: usize) -> bool {
+    fn pin(r: &mut Ranges, pool: &mut Pool, start: usize, end: usize) -> bool {
         let purged = r.pin(start, end, pool).expect("pool is large enough");
         refill(pool);
         purged
+    }
+
+    fn link_id(r: &Ranges, start: usize) -> usize {
+        r.purgeable(start).expect("purgeable range").1.id
     }
 
     #[test]
@@ -330,24 +470,16 @@ mod tests {
         unpin(&mut r, &mut pool, 4, 6);
         unpin(&mut r, &mut pool, 2, 4);
         unpin(&mut r, &mut pool, 5, 9);
-        let all: KVec<(usize, PinRange)> = {
-            let mut v = KVec::new();
-            for item in r.iter() {
-                v.push(item, GFP_KERNEL).expect("alloc");
-            }
-            v
-        };
-        assert_eq!(all.len(), 1);
+        assert_eq!(r.iter().count(), 1);
         assert_eq!(
-            all[0],
-            (
-                0,
-                PinRange {
-                    end: 9,
-                    purged: false
-                }
-            )
+            r.iter().next(),
+            Some(Span {
+                start: 0,
+                end: 9,
+                purged: false
+            })
         );
+        assert_eq!(r.unpinned_pages(), 9);
     }
 
     #[test]
@@ -364,17 +496,40 @@ mod tests {
     }
 
     #[test]
+    fn pinning_part_of_a_range_keeps_its_link_and_unpinning_makes_a_new_one() {
+        let (mut r, mut pool) = (PinRanges::new(), pool());
+        unpin(&mut r, &mut pool, 0, 10);
+        let first = link_id(&r, 0);
+        // Trimmed at either end: the same link (same place on the LRU), placed anew.
+        assert!(!pin(&mut r, &mut pool, 0, 2));
+        assert_eq!(link_id(&r, 2), first);
+        assert!(!pin(&mut r, &mut pool, 8, 10));
+        assert_eq!(link_id(&r, 2), first);
+        // Split: the left part keeps it, the right part gets another.
+        assert!(!pin(&mut r, &mut pool, 4, 5));
+        assert_eq!(link_id(&r, 2), first);
+        assert_ne!(link_id(&r, 5), first);
+        // Unpinned again: merged into one range, most recently unpinned, so a new link.
+        unpin(&mut r, &mut pool, 0, 10);
+        assert_ne!(link_id(&r, 0), first);
+        pages_of(&r);
+    }
+
+    #[test]
     fn pin_reports_purged_pages_only_when_overlapping() {
         let (mut r, mut pool) = (PinRanges::new(), pool());
         unpin(&mut r, &mut pool, 0, 4);
         unpin(&mut r, &mut pool, 8, 12);
         assert_eq!(r.mark_purged(8), Some(4));
+        assert_eq!(r.mark_purged(8), None);
+        assert!(r.purgeable(8).is_none());
         assert!(!pin(&mut r, &mut pool, 0, 4));
         assert!(!pin(&mut r, &mut pool, 4, 8));
         assert!(pin(&mut r, &mut pool, 10, 11));
         assert!(pin(&mut r, &mut pool, 8, 10));
         assert!(!r.any_unpinned(8, 11));
         assert!(r.any_unpinned(11, 12));
+        assert_eq!(r.purged_pages(), 1);
     }
 
     #[test]
@@ -397,12 +552,14 @@ mod tests {
             unpin(&mut r, &mut pool, i * 4, i * 4 + 2);
             r.mark_purged(i * 4);
         }
+        unpin(&mut r, &mut pool, 20, 30);
         let before = pages_of(&r);
         let mut empty = NodePool::new();
-        let need = r.unpin(0, 16, &mut empty).expect_err("needs nodes").0;
-        assert_eq!(need, 5);
+        let need = r.unpin(0, 16, &mut empty).expect_err("needs nodes");
+        assert_eq!(need, Need { nodes: 5, links: 5 });
         assert_eq!(pages_of(&r), before);
-        assert!(r.pin(0, 1, &mut empty).is_err());
+        assert_eq!(r.pin(0, 1, &mut empty), Err(Need { nodes: 1, links: 0 }));
+        assert_eq!(r.pin(22, 23, &mut empty), Err(Need { nodes: 1, links: 1 }));
         assert_eq!(pages_of(&r), before);
     }
 
@@ -442,10 +599,10 @@ mod tests {
                 }
                 _ => {
                     // Purge the first purgeable range at or after `a`, as the shrinker would.
-                    let target = r.iter().find(|(k, rg)| *k >= a && !rg.purged);
-                    if let Some((key, range)) = target {
-                        assert_eq!(r.mark_purged(key), Some(range.end - key));
-                        model[key..range.end].fill(Page::Purged);
+                    let target = r.iter().find(|s| s.start >= a && !s.purged);
+                    if let Some(s) = target {
+                        assert_eq!(r.mark_purged(s.start), Some(s.end - s.start));
+                        model[s.start..s.end].fill(Page::Purged);
                     }
                 }
             }

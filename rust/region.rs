@@ -6,20 +6,26 @@
 //! separated: `ASHMEM_SET_SIZE` racing `mmap` (CVE-2017-13216) sees either the size before the
 //! backing file exists or `EINVAL` after. User memory is never touched with the lock held: mmap
 //! takes the lock under the mmap lock, so a page fault under it would invert that order.
+//!
+//! Nothing allocates with the lock held either: the purge walk (reclaim) try-locks it, and an
+//! allocation under it could wait for that reclaim. Tree nodes and LRU entries are allocated
+//! before locking, and the backing file is created unlocked and installed after a re-check.
 
 use kernel::{
     fmt,
     fs::File,
     mm::virt::VmaNew,
     new_mutex,
+    page::PAGE_SIZE,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::{aref::ARef, Arc, Mutex},
+    sync::{aref::ARef, Arc, ArcBorrow, Mutex},
 };
 
 use crate::{
-    pin::{NodePool, PinRanges},
+    lru::{LruEntry, Verdict, Victim},
+    pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
     uapi::{self, AshmemPin},
 };
@@ -35,8 +41,8 @@ struct RegionState {
     /// The shmem file holding the pages, created by the first `mmap`. From then on the name and
     /// the size are fixed.
     backing: Option<ShmemFile>,
-    /// The unpinned pages.
-    pins: PinRanges,
+    /// The unpinned pages; each purgeable range has its entry on the purge LRU.
+    pins: PinRanges<LruEntry>,
 }
 
 impl RegionState {
@@ -54,7 +60,7 @@ impl RegionState {
         if self.backing.is_none() {
             return Err(EINVAL);
         }
-        let page = kernel::page::PAGE_SIZE as u64;
+        let page = PAGE_SIZE as u64;
         let aligned = page_align(self.size) as u64;
         let offset = u64::from(pin.offset);
         // A length of 0 means "to the end of the region".
@@ -74,6 +80,11 @@ impl RegionState {
 }
 
 /// One ashmem region.
+///
+/// # Invariants
+///
+/// A region lives in an `Arc` ([`Region::new`] is the only way to make one), and
+/// [`Region::release`] runs before the reference its file holds is dropped.
 #[pin_data]
 pub(crate) struct Region {
     #[pin]
@@ -201,31 +212,76 @@ impl Region {
 
     /// `ASHMEM_PIN`: pins the range; says whether any of its pages had been purged.
     pub(crate) fn pin(&self, pin: AshmemPin) -> Result<isize> {
+        // Dropped after the lock: unused entries are freed outside it.
         let mut pool = NodePool::new();
-        pool.fill(1)?;
-        let mut state = self.state.lock();
-        let (start, end) = state.pin_pages(pin)?;
-        match state.pins.pin(start, end, &mut pool) {
-            Ok(true) => Ok(uapi::ASHMEM_WAS_PURGED),
-            Ok(false) => Ok(uapi::ASHMEM_NOT_PURGED),
-            Err(_) => Err(ENOMEM),
+        // An LRU entry is needed only to split a purgeable range.
+        let mut need = Need { nodes: 1, links: 0 };
+        loop {
+            pool.fill(need, || LruEntry::new(self))?;
+            let mut state = self.state.lock();
+            let (start, end) = state.pin_pages(pin)?;
+            match state.pins.pin(start, end, &mut pool) {
+                Ok(true) => return Ok(uapi::ASHMEM_WAS_PURGED),
+                Ok(false) => return Ok(uapi::ASHMEM_NOT_PURGED),
+                Err(more) => need = more,
+            }
         }
     }
 
-    /// `ASHMEM_UNPIN`: makes the range purgeable.
+    /// `ASHMEM_UNPIN`: makes the range purgeable, and the most recently unpinned on the LRU.
     pub(crate) fn unpin(&self, pin: AshmemPin) -> Result<isize> {
         let mut pool = NodePool::new();
-        let mut need = 1;
+        let mut need = Need { nodes: 1, links: 1 };
         loop {
-            // Allocate without the lock; retry in the rare case that more nodes are needed.
-            pool.fill(need)?;
+            // Allocate without the lock; retry in the rare case that more are needed.
+            pool.fill(need, || LruEntry::new(self))?;
             let mut state = self.state.lock();
             let (start, end) = state.pin_pages(pin)?;
             match state.pins.unpin(start, end, &mut pool) {
                 Ok(()) => return Ok(0),
-                Err(more) => need = more.0,
+                Err(more) => need = more,
             }
         }
+    }
+
+    /// The file is being released: takes the region's ranges off the purge LRU, so no walk
+    /// reaches the region once the file's reference is gone.
+    pub(crate) fn release(&self) {
+        self.state.lock().pins = PinRanges::new();
+    }
+
+    /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
+    /// when the region or its backing inode is busy.
+    pub(crate) fn purge(self: ArcBorrow<'_, Self>, victim: Victim<'_>) -> Verdict {
+        // The walk holds the list lock, which nests inside region locks: only try.
+        let Some(mut guard) = self.state.try_lock() else {
+            return victim.busy();
+        };
+        let state = &mut *guard;
+        // SAFETY: The region's lock is held.
+        let start = unsafe { victim.start() };
+        let end = match state.pins.purgeable(start) {
+            Some((end, entry)) if entry.is(&victim) => end,
+            _ => return victim.busy(),
+        };
+        let Some(backing) = &state.backing else {
+            return victim.busy();
+        };
+        // A write to the backing file holds its inode lock while it allocates.
+        let Some(inode) = backing.try_lock_inode() else {
+            return victim.busy();
+        };
+        // Once the lock is released below, the file may be released and drop its reference:
+        // keep the region alive until then.
+        let keep: Arc<Region> = self.into();
+        // SAFETY: The region's lock is held until the range is marked purged.
+        let isolated = unsafe { victim.isolate() };
+        inode.punch(start * PAGE_SIZE, end * PAGE_SIZE);
+        drop(inode);
+        let pages = state.pins.mark_purged(start).unwrap_or(0);
+        drop(guard);
+        drop(keep);
+        isolated.purged(pages)
     }
 
     /// `ASHMEM_GET_PIN_STATUS`: whether any page of the range is unpinned.
@@ -241,7 +297,35 @@ impl Region {
 
     /// Sets up a new mapping of the region, creating the backing file on the first one.
     pub(crate) fn mmap(&self, vma: &VmaNew) -> Result {
-        let mut state = self.state.lock();
+        let file = loop {
+            let (name, size) = {
+                let state = self.state.lock();
+                Self::check_mmap(&state, vma)?;
+                if let Some(backing) = &state.backing {
+                    break backing.clone();
+                }
+                (BackingName::new(&state.name), state.size)
+            };
+            // Created without the lock, then installed if nothing changed meanwhile.
+            let created = ShmemFile::new(name.as_cstr()?, size)?;
+            let mut state = self.state.lock();
+            if state.backing.is_none() && state.size == size && name.is_of(&state.name) {
+                state.backing = Some(created);
+            }
+            // Checked again, with the file that is now installed.
+        };
+        if vma.flags() & kernel::bindings::VM_SHARED != 0 {
+            file.mmap_shared(vma)
+        } else {
+            // A private mapping is anonymous: zero-filled, copy-on-write, not shared.
+            crate::shmem::mmap_private(vma);
+            Ok(())
+        }
+    }
+
+    /// Checks that `vma` may map the region, and keeps `mprotect()` from adding what the prot
+    /// mask lacks.
+    fn check_mmap(state: &RegionState, vma: &VmaNew) -> Result {
         if state.size == 0 || state.size > MAX_FILE_SIZE {
             return Err(EINVAL);
         }
@@ -268,22 +352,7 @@ impl Region {
         if mask & uapi::PROT_EXEC == 0 {
             vma.try_clear_mayexec()?;
         }
-
-        if state.backing.is_none() {
-            let name = backing_file_name(&state.name)?;
-            let name = CStr::from_bytes_with_nul(&name).map_err(|_| EINVAL)?;
-            state.backing = Some(ShmemFile::new(name, state.size)?);
-        }
-        match &state.backing {
-            Some(backing) if vma.flags() & kernel::bindings::VM_SHARED != 0 => {
-                backing.mmap_shared(vma)
-            }
-            // A private mapping is anonymous: zero-filled, copy-on-write, not shared.
-            _ => {
-                crate::shmem::mmap_private(vma);
-                Ok(())
-            }
-        }
+        Ok(())
     }
 
     /// The backing file, for reading without the lock held (the copy to user memory may fault).
@@ -341,24 +410,57 @@ impl Region {
         }
         seq_print!(m, "name:\t{}\n", Escaped(state.visible_name()));
         seq_print!(m, "size:\t{}\n", state.size);
+        let pages = page_align(state.size) / PAGE_SIZE;
+        let (unpinned, purged) = (state.pins.unpinned_pages(), state.pins.purged_pages());
+        seq_print!(m, "pinned:\t{}\n", pages.saturating_sub(unpinned + purged));
+        seq_print!(m, "unpinned:\t{}\n", unpinned);
+        seq_print!(m, "purged:\t{}\n", purged);
     }
 }
 
 /// Rounds `size` up to whole pages; `size` is at most `MAX_FILE_SIZE`, so this cannot overflow.
 fn page_align(size: usize) -> usize {
-    (size + kernel::page::PAGE_SIZE - 1) & !(kernel::page::PAGE_SIZE - 1)
+    (size + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
-/// The backing file's name with its NUL: `dev/ashmem/<name>`, or `dev/ashmem` for an unnamed
-/// region.
-fn backing_file_name(name: &[u8]) -> Result<KVec<u8>> {
-    let mut buf = KVec::with_capacity(uapi::ASHMEM_NAME_PREFIX.len() + name.len() + 1, GFP_KERNEL)?;
-    if name.is_empty() {
-        buf.extend_from_slice(uapi::ASHMEM_NAME_DEFAULT, GFP_KERNEL)?;
-    } else {
-        buf.extend_from_slice(uapi::ASHMEM_NAME_PREFIX, GFP_KERNEL)?;
-        buf.extend_from_slice(name, GFP_KERNEL)?;
+/// The backing file's name: `dev/ashmem/<name>`, or `dev/ashmem` for an unnamed region; built
+/// on the stack so that it needs no allocation under the region's lock.
+struct BackingName {
+    buf: [u8; uapi::ASHMEM_NAME_PREFIX.len() + uapi::ASHMEM_NAME_LEN],
+    /// Bytes of the region's name, after the prefix.
+    name_len: usize,
+    /// Bytes before the NUL.
+    len: usize,
+}
+
+impl BackingName {
+    fn new(name: &[u8]) -> Self {
+        let mut out = Self {
+            buf: [0; uapi::ASHMEM_NAME_PREFIX.len() + uapi::ASHMEM_NAME_LEN],
+            name_len: 0,
+            len: 0,
+        };
+        // SET_NAME keeps at most `ASHMEM_NAME_LEN - 1` bytes, so the NUL always fits.
+        let name = &name[..name.len().min(uapi::ASHMEM_NAME_LEN - 1)];
+        let (prefix, name): (&[u8], &[u8]) = if name.is_empty() {
+            (uapi::ASHMEM_NAME_DEFAULT, &[])
+        } else {
+            (uapi::ASHMEM_NAME_PREFIX, name)
+        };
+        out.buf[..prefix.len()].copy_from_slice(prefix);
+        out.buf[prefix.len()..prefix.len() + name.len()].copy_from_slice(name);
+        out.name_len = name.len();
+        out.len = prefix.len() + name.len();
+        out
     }
-    buf.push(0, GFP_KERNEL)?;
-    Ok(buf)
+
+    fn as_cstr(&self) -> Result<&CStr> {
+        CStr::from_bytes_with_nul(&self.buf[..=self.len]).map_err(|_| EINVAL)
+    }
+
+    /// Whether this was built from `name`.
+    fn is_of(&self, name: &[u8]) -> bool {
+        let name = &name[..name.len().min(uapi::ASHMEM_NAME_LEN - 1)];
+        name == &self.buf[self.len - self.name_len..self.len]
+    }
 }

@@ -28,6 +28,12 @@ extern "C" {
     /// Creates an unlinked shmem file of `size` bytes named `name` (see `shmem_shim.c`).
     /// Returns a `struct file *` or an `ERR_PTR`.
     fn ashmem_shmem_file_setup(name: *const c_char, size: bindings::loff_t) -> *mut c_void;
+    /// `inode_trylock()` on the file's inode.
+    fn ashmem_inode_trylock(file: *mut c_void) -> bool;
+    /// `inode_unlock()` on the file's inode.
+    fn ashmem_inode_unlock(file: *mut c_void);
+    /// Frees the pages of the bytes `[start, end)` of a shmem file whose inode lock is held.
+    fn ashmem_shmem_punch_locked(file: *mut c_void, start: bindings::loff_t, end: bindings::loff_t);
 }
 
 /// The largest file size the VFS supports on 64-bit (`MAX_LFS_FILESIZE`).
@@ -126,6 +132,7 @@ impl BackingOpsReady {
 ///
 /// `file` is a shmem file whose `f_op` and inode `i_fop` are the backing operations, for which
 /// it holds one module reference.
+#[derive(Clone)]
 pub(crate) struct ShmemFile {
     file: ARef<File>,
 }
@@ -180,6 +187,18 @@ impl ShmemFile {
         }
     }
 
+    /// Takes the inode lock if that needs no sleeping: reclaim may run inside a write to this
+    /// very file, which holds the lock while it allocates.
+    pub(crate) fn try_lock_inode(&self) -> Option<InodeLock<'_>> {
+        // SAFETY: The file is live for the duration of the call.
+        if unsafe { ashmem_inode_trylock(self.file.as_ptr().cast()) } {
+            // INVARIANT: the lock was just taken.
+            Some(InodeLock { file: self })
+        } else {
+            None
+        }
+    }
+
     /// Makes `vma`, a shared mapping being set up on the region, a mapping of this file.
     pub(crate) fn mmap_shared(&self, vma: &VmaNew) -> Result {
         let vma = vma.as_ptr();
@@ -199,6 +218,37 @@ impl ShmemFile {
         desc.action.set_hide_from_rmap_until_complete(false);
         // SAFETY: `desc` was prepared from `vma` by the calls above.
         to_result(unsafe { bindings::__compat_vma_mmap(desc, vma) })
+    }
+}
+
+/// The inode lock of a backing file, held.
+///
+/// # Invariants
+///
+/// The inode lock of `file` is held, and released when this is dropped.
+pub(crate) struct InodeLock<'a> {
+    file: &'a ShmemFile,
+}
+
+impl InodeLock<'_> {
+    /// Frees the pages of the bytes `[start, end)` as `fallocate(PUNCH_HOLE | KEEP_SIZE)` does:
+    /// they are unmapped, and read as zero from then on. `start < end`, both page-aligned.
+    pub(crate) fn punch(&self, start: usize, end: usize) {
+        let (Ok(start), Ok(end)) = (
+            bindings::loff_t::try_from(start),
+            bindings::loff_t::try_from(end),
+        ) else {
+            return;
+        };
+        // SAFETY: The file is live and, by the type invariant, its inode lock is held.
+        unsafe { ashmem_shmem_punch_locked(self.file.file.as_ptr().cast(), start, end) };
+    }
+}
+
+impl Drop for InodeLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the lock is held, by us.
+        unsafe { ashmem_inode_unlock(self.file.file.as_ptr().cast()) };
     }
 }
 

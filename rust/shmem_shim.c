@@ -1,19 +1,77 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The one thing the Rust crate cannot reach: <linux/shmem_fs.h> is not part
- * of the kernel crate's bindings, and the flags argument is built with the
- * mk_vma_flags() macro.
+ * What the Rust crate cannot reach: macros and static inline functions, and
+ * <linux/shmem_fs.h>, which is not part of the kernel crate's bindings.
+ * Each function is a call or two, nothing more.
  */
+#include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/nodemask.h>
 #include <linux/shmem_fs.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 
 struct file *ashmem_shmem_file_setup(const char *name, loff_t size);
+struct kmem_cache *ashmem_lru_cache_create(const char *name, unsigned int size,
+					   unsigned int align);
+struct shrinker *ashmem_shrinker_alloc(const char *name);
+bool ashmem_inode_trylock(struct file *file);
+void ashmem_inode_unlock(struct file *file);
+void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end);
+unsigned int ashmem_nr_node_ids(void);
 
 /*
  * Create the shmem file behind a region. VM_NORESERVE, as memfd_create()
  * does: pages are accounted as they are allocated, not the whole size up front.
+ * (mk_vma_flags() is a macro.)
  */
 struct file *ashmem_shmem_file_setup(const char *name, loff_t size)
 {
 	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+}
+
+/*
+ * The cache of purge LRU entries (kmem_cache_create() is a macro).
+ * SLAB_ACCOUNT charges an entry to the memory cgroup of the task that
+ * allocates it, and makes kmem_cache_alloc_lru() create that cgroup's list.
+ */
+struct kmem_cache *ashmem_lru_cache_create(const char *name, unsigned int size,
+					   unsigned int align)
+{
+	return kmem_cache_create(name, size, align, SLAB_ACCOUNT, NULL);
+}
+
+/* The shrinker, per memory cgroup and per node (the flags are macros). */
+struct shrinker *ashmem_shrinker_alloc(const char *name)
+{
+	return shrinker_alloc(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE, "%s",
+			      name);
+}
+
+/* inode_trylock() and inode_unlock() are static inlines. */
+bool ashmem_inode_trylock(struct file *file)
+{
+	return inode_trylock(file_inode(file));
+}
+
+void ashmem_inode_unlock(struct file *file)
+{
+	inode_unlock(file_inode(file));
+}
+
+/*
+ * Free the pages of [start, end) as fallocate(PUNCH_HOLE | KEEP_SIZE) does
+ * (unmap, then truncate the range), with the inode lock already held: reclaim
+ * must not sleep on it, so the caller took it with ashmem_inode_trylock().
+ */
+void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end)
+{
+	unmap_mapping_range(file->f_mapping, start, end - start, 0);
+	shmem_truncate_range(file_inode(file), start, end - 1);
+}
+
+/* Without CONFIG_NUMA, nr_node_ids is a macro. */
+unsigned int ashmem_nr_node_ids(void)
+{
+	return nr_node_ids;
 }
