@@ -333,6 +333,7 @@ static inline int region_mapped(const char *name, size_t size, void **map)
 	int fd = region_new(name, size);
 	int err;
 
+	*map = MAP_FAILED;
 	if (fd < 0)
 		return -1;
 	*map = map_shared(fd, size, PROT_READ | PROT_WRITE);
