@@ -457,7 +457,8 @@ class JsonSchema(unittest.TestCase):
         self.assertEqual((p["mapped_bytes"], p["rss_bytes"], p["pss_bytes"]),
                          (12 * KB, 12 * KB, 4 * KB))
         self.assertEqual(p["fd_held_bytes"], 8010)
-        self.assertEqual(p["region_bytes"], 8010 + 4 * KB)
+        # Regions only: the private mapping is not region memory.
+        self.assertEqual(p["region_bytes"], 8010)
         regions = {r["name"]: r for r in p["regions"]}
         self.assertEqual(regions["a b"], {
             "kind": "region", "inode": 5, "name": "a b", "size": 8000,
@@ -604,6 +605,22 @@ class LeakDetection(unittest.TestCase):
             (601, "process", None, "bytes", "threshold"),
             (601, "name", "x", "bytes", "threshold")})
         self.assertEqual(doc["rules"]["grow_bytes"], 8192)
+
+    def test_private_mappings_tracked_as_a_group(self):
+        n = iter(range(1, 10))
+
+        def ticks():
+            i = next(n)
+            self.fake.add(900, "cow", smaps="".join(smaps_entry(
+                0x100000 * (k + 1), 4, "/dev/ashmem", 6, perms="rw-p")
+                for k in range(i)) + smaps_entry(
+                0x1000, 4, "/dev/ashmem/fixed (deleted)", 31))
+
+        code, doc = self.watch("--samples", "3", ticks=ticks)
+        self.assertEqual(self.flagged(doc), {
+            (900, "private", None, "regions", "strict"),
+            (900, "private", None, "bytes", "strict")})
+        self.assertEqual(doc["flagged"][0]["values"], [1, 2, 3])
 
     def test_pid_reuse_and_late_start(self):
         starts = iter([1, 1, 2, 2, 2])
