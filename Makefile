@@ -35,6 +35,9 @@ check: ## Full test run: kernel, module, clippy, rustfmt, selftests in a QEMU gu
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) scripts/demo.sh
 
+diag-test: ## Host unit tests of scripts/ashmem-diag.
+	python3 -m unittest discover -s scripts/tests -v
+
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
 
@@ -44,4 +47,4 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module deps kdir check demo fmt fmt-check clean
+.PHONY: help module deps kdir check demo diag-test fmt fmt-check clean
