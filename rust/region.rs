@@ -501,6 +501,8 @@ impl Region {
     /// Writes the fdinfo lines of the region.
     /// One lock for all lines, so they describe the same moment.
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
+        // The region's id tells two fds of one unmapped region apart from two regions.
+        seq_print!(m, "region:\t{}\n", self.id);
         let state = self.state.lock();
         if let Some(backing) = &state.backing {
             seq_print!(m, "inode:\t{}\n", backing.ino());
