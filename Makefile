@@ -32,8 +32,14 @@ kdir: ## Build the test kernel if needed and print its tree.
 check: ## Full test run: kernel, module, clippy, rustfmt, selftests in a QEMU guest.
 	SERIES=$(SERIES) scripts/check.sh
 
+bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
+	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q)
+
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) scripts/demo.sh
+
+diag-test: ## Host unit tests of scripts/ashmem-diag.
+	python3 -m unittest discover -s scripts/tests -v
 
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
@@ -44,4 +50,4 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module deps kdir check demo fmt fmt-check clean
+.PHONY: help module deps kdir check bench demo diag-test fmt fmt-check clean

@@ -11,6 +11,7 @@
 use kernel::prelude::*;
 
 mod device;
+mod diag;
 mod fops;
 mod lru;
 mod misc;
@@ -27,13 +28,14 @@ module! {
     license: "GPL",
 }
 
-/// The loaded module: the misc device registration, the purge LRU with its shrinker, and the
-/// backing file operations. Fields drop in order: the device goes first.
+/// The loaded module: the misc device registration, the purge LRU with its shrinker, the
+/// diagnostics, and the backing file operations. Fields drop in order: the device goes first.
 #[pin_data]
 struct AshmemModule {
     #[pin]
     _device: misc::MiscRegistration,
     _lru: lru::LruRegistration,
+    _diag: diag::Diagnostics,
     _backing: shmem::BackingOpsReady,
 }
 
@@ -43,6 +45,7 @@ impl kernel::InPlaceModule for AshmemModule {
             // Both ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
             _lru: lru::LruRegistration::register()?,
+            _diag: diag::Diagnostics::new()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,
                 device::DEVICE_MODE,

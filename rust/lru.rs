@@ -61,8 +61,10 @@ struct Lru {
     pages: AtomicUsize,
     /// Times reclaim asked the shrinker to scan.
     scans: AtomicUsize,
-    /// Pages purged, by the shrinker and by `ASHMEM_PURGE_ALL_CACHES`.
-    purged: AtomicUsize,
+    /// Pages purged by the shrinker.
+    shrinker_purged: AtomicUsize,
+    /// Pages purged by `ASHMEM_PURGE_ALL_CACHES`.
+    ioctl_purged: AtomicUsize,
 }
 
 // SAFETY: `list_lru` does its own locking; the other fields are atomics.
@@ -74,11 +76,35 @@ static LRU: Lru = Lru {
     shrinker: AtomicPtr::new(ptr::null_mut()),
     pages: AtomicUsize::new(0),
     scans: AtomicUsize::new(0),
-    purged: AtomicUsize::new(0),
+    shrinker_purged: AtomicUsize::new(0),
+    ioctl_purged: AtomicUsize::new(0),
 };
 
 fn list() -> *mut bindings::list_lru {
     LRU.list.get()
+}
+
+/// Counters of the LRU, for the diagnostics.
+#[derive(Clone, Copy)]
+pub(crate) struct LruStats {
+    /// Pages of the purgeable ranges on the list.
+    pub(crate) pages: usize,
+    /// Times reclaim asked the shrinker to scan.
+    pub(crate) scans: usize,
+    /// Pages purged by the shrinker so far.
+    pub(crate) shrinker_purged: usize,
+    /// Pages purged by `ASHMEM_PURGE_ALL_CACHES` so far.
+    pub(crate) ioctl_purged: usize,
+}
+
+/// The LRU's counters now.
+pub(crate) fn stats() -> LruStats {
+    LruStats {
+        pages: LRU.pages.load(Relaxed),
+        scans: LRU.scans.load(Relaxed),
+        shrinker_purged: LRU.shrinker_purged.load(Relaxed),
+        ioctl_purged: LRU.ioctl_purged.load(Relaxed),
+    }
 }
 
 /// The LRU and its shrinker, set up; the module holds this and tears them down on drop.
@@ -336,7 +362,6 @@ impl Victim<'_> {
 impl Isolated {
     /// The range's `pages` were freed.
     pub(crate) fn purged(self, pages: usize) -> Verdict {
-        LRU.purged.fetch_add(pages, Relaxed);
         // The list lock was dropped: the walk must start again from the head.
         Verdict {
             status: bindings::lru_status::LRU_REMOVED_RETRY,
@@ -478,6 +503,7 @@ unsafe extern "C" fn scan_pages(
         nr_to_walk: unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) },
     };
     walk(sc.nid, Some(sc.memcg), &mut scan);
+    LRU.shrinker_purged.fetch_add(scan.freed, Relaxed);
     scan.freed as c_ulong
 }
 
@@ -498,6 +524,7 @@ pub(crate) fn purge_all() -> usize {
         for nid in 0..nodes {
             walk(nid as c_int, None, &mut scan);
         }
+        LRU.ioctl_purged.fetch_add(scan.freed, Relaxed);
         if scan.freed == 0 {
             idle += 1;
             // SAFETY: Process context, no locks held.

@@ -55,6 +55,13 @@ impl RegionState {
         }
     }
 
+    /// Pages pinned, unpinned (holding data) and purged, of the page-aligned size.
+    fn page_counts(&self) -> (usize, usize, usize) {
+        let pages = page_align(self.size) / PAGE_SIZE;
+        let (unpinned, purged) = (self.pins.unpinned_pages(), self.pins.purged_pages());
+        (pages.saturating_sub(unpinned + purged), unpinned, purged)
+    }
+
     /// Checks an `ashmem_pin` argument, in the documented order, and returns its pages.
     fn pin_pages(&self, pin: AshmemPin) -> Result<(usize, usize)> {
         if self.backing.is_none() {
@@ -89,6 +96,57 @@ impl RegionState {
 pub(crate) struct Region {
     #[pin]
     state: Mutex<RegionState>,
+    /// The region's id in the diagnostics registry.
+    id: u64,
+    /// The task that opened the device.
+    creator: Creator,
+}
+
+/// The task that created a region, as the diagnostics show it.
+pub(crate) struct Creator {
+    /// Its thread group id, in the initial pid namespace.
+    pub(crate) tgid: i32,
+    comm: [u8; 16],
+}
+
+impl Creator {
+    fn current() -> Self {
+        let task = kernel::current!();
+        let mut comm = [0u8; 16];
+        // SAFETY: `comm` of the current task is a valid 16-byte array. Another thread of the
+        // task may rename it meanwhile, as with `get_task_comm()`; each byte is read once.
+        unsafe {
+            let src = &raw const (*task.as_ptr()).comm;
+            for (i, byte) in comm.iter_mut().enumerate() {
+                *byte = core::ptr::read_volatile(src.cast::<u8>().add(i));
+            }
+        }
+        Self {
+            tgid: task.group_leader().pid(),
+            comm,
+        }
+    }
+
+    /// The command name, without its NUL.
+    pub(crate) fn comm(&self) -> &[u8] {
+        let len = self
+            .comm
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.comm.len());
+        &self.comm[..len]
+    }
+}
+
+/// A region's figures, for the diagnostics.
+pub(crate) struct RegionStats {
+    pub(crate) size: usize,
+    pub(crate) name: RegionName,
+    pub(crate) pinned: usize,
+    pub(crate) unpinned: usize,
+    pub(crate) purged: usize,
+    /// Pages of the backing file in memory.
+    pub(crate) resident: usize,
 }
 
 /// A region's name, as user space sees it: a copy that needs no lock.
@@ -98,6 +156,23 @@ pub(crate) struct RegionName {
 }
 
 impl RegionName {
+    fn of(state: &RegionState) -> Self {
+        let mut out = RegionName {
+            buf: [0; uapi::ASHMEM_NAME_LEN],
+            len: 0,
+        };
+        let name = state.visible_name();
+        // SET_NAME keeps at most `ASHMEM_NAME_LEN - 1` bytes, so the NUL always fits.
+        out.len = name.len().min(uapi::ASHMEM_NAME_LEN - 1);
+        out.buf[..out.len].copy_from_slice(&name[..out.len]);
+        out
+    }
+
+    /// The name, without NUL.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     /// The name and its NUL terminator.
     pub(crate) fn with_nul(&self) -> &[u8] {
         &self.buf[..=self.len]
@@ -106,7 +181,7 @@ impl RegionName {
 
 /// Formats a name for a line-oriented file: control characters, backslash and space-like bytes
 /// are written as octal escapes, so a name cannot forge another fdinfo line.
-struct Escaped<'a>(&'a [u8]);
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -122,9 +197,11 @@ impl fmt::Display for Escaped<'_> {
 }
 
 impl Region {
-    /// Creates a new, empty region: size 0, no name, full prot mask, no backing file.
+    /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
+    /// it to the diagnostics registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        Arc::pin_init(
+        // INVARIANT: the region is made in an `Arc`.
+        let region = Arc::pin_init(
             pin_init!(Self {
                 state <- new_mutex!(RegionState {
                     size: 0,
@@ -133,9 +210,13 @@ impl Region {
                     backing: None,
                     pins: PinRanges::new(),
                 }),
+                id: crate::diag::new_id(),
+                creator: Creator::current(),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        crate::diag::register(&region)?;
+        Ok(region)
     }
 
     /// Sets the name; refused with `EINVAL` once the backing file exists.
@@ -154,16 +235,31 @@ impl Region {
     /// The name `ASHMEM_GET_NAME` reports: the one set, or `dev/ashmem` when none (or an empty
     /// one) was set.
     pub(crate) fn name(&self) -> RegionName {
-        let mut out = RegionName {
-            buf: [0; uapi::ASHMEM_NAME_LEN],
-            len: 0,
-        };
+        RegionName::of(&self.state.lock())
+    }
+
+    /// The region's id in the diagnostics registry.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The task that created the region.
+    pub(crate) fn creator(&self) -> &Creator {
+        &self.creator
+    }
+
+    /// The region's figures now.
+    pub(crate) fn stats(&self) -> RegionStats {
         let state = self.state.lock();
-        let name = state.visible_name();
-        // SET_NAME keeps at most `ASHMEM_NAME_LEN - 1` bytes, so the NUL always fits.
-        out.len = name.len().min(uapi::ASHMEM_NAME_LEN - 1);
-        out.buf[..out.len].copy_from_slice(&name[..out.len]);
-        out
+        let (pinned, unpinned, purged) = state.page_counts();
+        RegionStats {
+            size: state.size,
+            name: RegionName::of(&state),
+            pinned,
+            unpinned,
+            purged,
+            resident: state.backing.as_ref().map_or(0, ShmemFile::resident_pages),
+        }
     }
 
     /// Sets the size; refused with `EINVAL` once the backing file exists.
@@ -247,6 +343,7 @@ impl Region {
     /// The file is being released: takes the region's ranges off the purge LRU, so no walk
     /// reaches the region once the file's reference is gone.
     pub(crate) fn release(&self) {
+        crate::diag::unregister(self.id);
         self.state.lock().pins = PinRanges::new();
     }
 
@@ -404,15 +501,16 @@ impl Region {
     /// Writes the fdinfo lines of the region.
     /// One lock for all lines, so they describe the same moment.
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
+        // The region's id tells two fds of one unmapped region apart from two regions.
+        seq_print!(m, "region:\t{}\n", self.id);
         let state = self.state.lock();
         if let Some(backing) = &state.backing {
             seq_print!(m, "inode:\t{}\n", backing.ino());
         }
         seq_print!(m, "name:\t{}\n", Escaped(state.visible_name()));
         seq_print!(m, "size:\t{}\n", state.size);
-        let pages = page_align(state.size) / PAGE_SIZE;
-        let (unpinned, purged) = (state.pins.unpinned_pages(), state.pins.purged_pages());
-        seq_print!(m, "pinned:\t{}\n", pages.saturating_sub(unpinned + purged));
+        let (pinned, unpinned, purged) = state.page_counts();
+        seq_print!(m, "pinned:\t{}\n", pinned);
         seq_print!(m, "unpinned:\t{}\n", unpinned);
         seq_print!(m, "purged:\t{}\n", purged);
     }

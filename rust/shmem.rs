@@ -171,6 +171,15 @@ impl ShmemFile {
         unsafe { (*(*self.file.as_ptr()).f_inode).i_ino }
     }
 
+    /// Pages of the file in memory (not purged, not swapped out).
+    pub(crate) fn resident_pages(&self) -> usize {
+        // SAFETY: A live file's mapping is valid. `nrpages` changes under the mapping's lock; an
+        // unlocked read gives a recent value, as the kernel's own statistics read it.
+        unsafe {
+            core::ptr::read_volatile(&raw const (*(*self.file.as_ptr()).f_mapping).nrpages) as usize
+        }
+    }
+
     /// A new reference to the file, to use without holding the region's lock.
     pub(crate) fn file(&self) -> ARef<File> {
         self.file.clone()

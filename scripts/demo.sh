@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: build what is missing, boot the test kernel in QEMU, load the
-# module and show /dev/ashmem in use.
+# module and show /dev/ashmem in use, then unpinned ashmem purged under
+# memory pressure in a cgroup.
 set -euo pipefail
 
 [ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=7.2, KVM=1)" >&2; exit 2; }
@@ -16,6 +17,8 @@ root=$out/demo-root
 rm -rf "$root"
 mkdir -p "$root/lib/modules" "$root/bin"
 cp "$out/module/ashmem_linux.ko" "$root/lib/modules/"
-gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem_demo" scripts/demo/ashmem_demo.c
+for demo in ashmem_demo ashmem_purge_demo; do
+	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/$demo" "scripts/demo/$demo.c"
+done
 cp scripts/guest/demo-job.sh "$root/job"
 scripts/guest-run.sh "$kdir" "$root"

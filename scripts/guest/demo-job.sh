@@ -7,5 +7,7 @@ echo "## ls -l /dev/ashmem"
 ls -l /dev/ashmem
 echo "## ashmem_demo"
 /bin/ashmem_demo || exit 1
+echo "## ashmem_purge_demo"
+/bin/ashmem_purge_demo || exit 1
 echo "## rmmod ashmem_linux"
 rmmod ashmem_linux

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Diagnostics: a registry of the live regions, and `ashmem/summary` in debugfs (root only).
+//!
+//! The summary gives the totals (regions, bytes reserved, pages resident, pinned, unpinned and
+//! purged, LRU pages, shrinker scans, pages purged by the shrinker and by
+//! `ASHMEM_PURGE_ALL_CACHES`) and one line per region: id, creator tgid and comm, size, resident,
+//! pinned, unpinned and purged pages, name (comm and name escaped as in fdinfo). Reading it copies
+//! the registry's references out under the registry lock, with the memory allocated before, and
+//! then takes each region's lock for a moment: it never holds a lock that the shrinker waits on,
+//! and the registry lock is held only as long as it takes to copy pointers.
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use kernel::{
+    alloc::KVVec,
+    debugfs::{Dir, File},
+    fmt,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::Arc,
+};
+
+use crate::region::{Escaped, Region, RegionStats};
+
+/// The live regions, by id.
+struct Registry {
+    tree: Option<RBTree<u64, Arc<Region>>>,
+    len: usize,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: `Diagnostics::new` calls `init` at module load, before the device is registered
+    // and so before any region exists.
+    unsafe(uninit) static REGIONS: Mutex<Registry> = Registry { tree: None, len: 0 };
+}
+
+/// The id of the next region.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An id for a new region.
+pub(crate) fn new_id() -> u64 {
+    NEXT_ID.fetch_add(1, Relaxed)
+}
+
+/// Adds a new region to the registry.
+pub(crate) fn register(region: &Arc<Region>) -> Result {
+    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+    let mut registry = REGIONS.lock();
+    registry
+        .tree
+        .get_or_insert_with(RBTree::new)
+        .insert(node.into_node(region.id(), region.clone()));
+    registry.len += 1;
+    Ok(())
+}
+
+/// Removes a region from the registry, when its file is released.
+pub(crate) fn unregister(id: u64) {
+    let removed = {
+        let mut registry = REGIONS.lock();
+        let removed = registry.tree.as_mut().and_then(|t| t.remove_node(&id));
+        if removed.is_some() {
+            registry.len -= 1;
+        }
+        removed
+    };
+    // The reference is dropped, and the node freed, without the lock held.
+    drop(removed);
+}
+
+/// References to the live regions, in the order they were made; at most as many as there were
+/// when the copy began.
+fn snapshot() -> Result<KVVec<Arc<Region>>> {
+    let len = REGIONS.lock().len;
+    let mut regions = KVVec::with_capacity(len, GFP_KERNEL)?;
+    let registry = REGIONS.lock();
+    if let Some(tree) = &registry.tree {
+        for region in tree.values().take(len) {
+            // Within the capacity reserved above: no allocation happens.
+            regions.push(region.clone(), GFP_NOWAIT)?;
+        }
+    }
+    Ok(regions)
+}
+
+/// The debugfs directory and its summary file; removed when dropped.
+pub(crate) struct Diagnostics {
+    _summary: Pin<KBox<File<Summary>>>,
+    _dir: Dir,
+}
+
+impl Diagnostics {
+    /// Sets up the registry and creates `ashmem/summary` in debugfs. Called once, at module load,
+    /// before the device is registered.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: Called once, from module init, before any region can exist.
+        unsafe { REGIONS.init() };
+        let dir = Dir::new(c"ashmem");
+        let summary = KBox::pin_init(
+            dir.read_callback_file(c"summary", Summary, &write_summary),
+            GFP_KERNEL,
+        )?;
+        Ok(Self {
+            _summary: summary,
+            _dir: dir,
+        })
+    }
+}
+
+/// The data of the summary file: everything comes from the registry and the LRU.
+pub(crate) struct Summary;
+
+/// One line of the summary's region list.
+struct Line {
+    region: Arc<Region>,
+    stats: RegionStats,
+}
+
+fn write_summary(_: &Summary, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let Ok(regions) = snapshot() else {
+        return writeln!(f, "error:\tout of memory");
+    };
+    let Ok(mut lines) = KVVec::<Line>::with_capacity(regions.len(), GFP_KERNEL) else {
+        return writeln!(f, "error:\tout of memory");
+    };
+    for region in regions {
+        let stats = region.stats();
+        // Within the capacity reserved above.
+        if lines.push(Line { region, stats }, GFP_NOWAIT).is_err() {
+            break;
+        }
+    }
+    let sum =
+        |field: fn(&RegionStats) -> usize| -> usize { lines.iter().map(|l| field(&l.stats)).sum() };
+    let lru = crate::lru::stats();
+    writeln!(f, "regions:\t{}", lines.len())?;
+    writeln!(f, "bytes_reserved:\t{}", sum(|s| s.size))?;
+    writeln!(f, "pages_resident:\t{}", sum(|s| s.resident))?;
+    writeln!(f, "pages_pinned:\t{}", sum(|s| s.pinned))?;
+    writeln!(f, "pages_unpinned:\t{}", sum(|s| s.unpinned))?;
+    writeln!(f, "pages_purged:\t{}", sum(|s| s.purged))?;
+    writeln!(f, "lru_pages:\t{}", lru.pages)?;
+    writeln!(f, "shrinker_scans:\t{}", lru.scans)?;
+    writeln!(f, "shrinker_pages_purged:\t{}", lru.shrinker_purged)?;
+    writeln!(f, "purge_all_pages_purged:\t{}", lru.ioctl_purged)?;
+    writeln!(
+        f,
+        "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\tname"
+    )?;
+    for line in &lines {
+        let s = &line.stats;
+        let creator = line.region.creator();
+        // `fmt!` rather than `format_args!`: `Escaped` is a `kernel::fmt::Display`.
+        f.write_fmt(fmt!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            line.region.id(),
+            creator.tgid,
+            Escaped(creator.comm()),
+            s.size,
+            s.resident,
+            s.pinned,
+            s.unpinned,
+            s.purged,
+            Escaped(s.name.as_bytes()),
+        ))?;
+    }
+    Ok(())
+}
