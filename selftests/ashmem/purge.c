@@ -619,6 +619,40 @@ TEST_F(memcg, shrinker_count_puts_ranges_under_the_cgroup_that_made_them)
 	EXPECT_EQ(0, lines);
 }
 
+/*
+ * The region's pages are charged to the cgroup of the task that filled them,
+ * its creator: its ranges are listed there whoever unpins or splits them.
+ */
+TEST_F(memcg, ranges_are_listed_under_the_creator_cgroup_whoever_unpins_them)
+{
+	char dir[512];
+	void *map;
+
+	NEED_SHRINKER_DIR(dir);
+	self->child_ino = cgroup_ino(CHILD_CGROUP);
+	ASSERT_NE(0, self->child_ino);
+	self->pg = page_size();
+	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
+	self->fd = region_mapped("purge-creator", PAGES * self->pg, &map);
+	ASSERT_LE(0, self->fd);
+	self->map = map;
+	stamp_pages(self->map, PAGES, 0, SEED);
+	ASSERT_LE(0, purge_all_caches(self->fd));
+	ASSERT_EQ(0, cgroup_enter(self->home, 0));
+
+	/* Unpinned from the home cgroup. */
+	ASSERT_EQ(0, unpin_range(self->fd, 0, 6 * self->pg));
+	EXPECT_EQ(6, shrinker_count(dir, self->child_ino, NULL));
+	EXPECT_EQ(0, shrinker_count(dir, self->home_ino, NULL));
+	/* Split from the home cgroup: both parts stay with the creator. */
+	ASSERT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fd, 2 * self->pg, self->pg));
+	EXPECT_EQ(5, shrinker_count(dir, self->child_ino, NULL));
+	EXPECT_EQ(0, shrinker_count(dir, self->home_ino, NULL));
+	/* A scan of the creator's cgroup reaches them. */
+	ASSERT_EQ(0, shrinker_scan(dir, self->child_ino, 0, 1024));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fd, 0, 6 * self->pg));
+}
+
 TEST_F(memcg, shrinker_scan_of_another_cgroup_leaves_the_ranges_alone)
 {
 	char dir[512];
