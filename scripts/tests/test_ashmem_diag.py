@@ -525,7 +525,7 @@ class JsonSchema(unittest.TestCase):
                          {"count", "smaps", "fd", "pids"})
         self.assertEqual(set(doc["driver"]), {
             "module_loaded", "device_registered", "summary_path", "summary",
-            "summary_error"})
+            "summary_error", "summary_totals", "summary_regions"})
         for p in doc["processes"]:
             self.assertEqual(set(p), self.PROCESS)
             for r in p["regions"]:
@@ -888,6 +888,52 @@ class DriverAndHost(unittest.TestCase):
         self.assertEqual(doc["driver"]["summary"], summary)
         self.assertIsNone(doc["driver"]["summary_error"])
 
+    SUMMARY = (
+        "regions:\t3\nbytes_reserved:\t37752832\npages_resident:\t1026\n"
+        "pages_pinned:\t9217\npages_unpinned:\t0\npages_purged:\t0\n"
+        "lru_pages:\t0\nshrinker_scans:\t1\n"
+        "shrinker_pages_purged:\t8192\npurge_all_pages_purged:\t0\n"
+        "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\t"
+        "name\n"
+        "2\t53\tashmem_purge_de\t4194304\t1024\t1024\t0\t0\tdemo-pinned\n"
+        "3\t53\tashmem_purge_de\t33554432\t2\t8192\t0\t0\tdemo-cache\n"
+        "5\t60\tmy\\040app\t4096\t0\t1\t0\t0\tbeta\\040cache\\134\\303\\251\n")
+
+    def test_summary_parsed_into_json(self):
+        fake = FakeProc(self)
+        os.makedirs(os.path.join(fake.debug, "ashmem"))
+        with open(os.path.join(fake.debug, "ashmem", "summary"), "w") as f:
+            f.write(self.SUMMARY)
+        _, doc = fake.json()
+        d = doc["driver"]
+        self.assertEqual(d["summary"], self.SUMMARY)
+        self.assertEqual(d["summary_totals"], {
+            "regions": 3, "bytes_reserved": 37752832, "pages_resident": 1026,
+            "pages_pinned": 9217, "pages_unpinned": 0, "pages_purged": 0,
+            "lru_pages": 0, "shrinker_scans": 1,
+            "shrinker_pages_purged": 8192, "purge_all_pages_purged": 0})
+        self.assertEqual(d["summary_regions"][0], {
+            "id": 2, "tgid": 53, "comm": "ashmem_purge_de", "size": 4194304,
+            "resident": 1024, "pinned": 1024, "unpinned": 0, "purged": 0,
+            "name": "demo-pinned"})
+        self.assertEqual([r["id"] for r in d["summary_regions"]], [2, 3, 5])
+        last = d["summary_regions"][2]
+        self.assertEqual((last["comm"], last["name"]),
+                         ("my app", "beta cache\\\u00e9"))
+        # The table output prints it as it is, escapes included.
+        _, out, _ = fake.run()
+        self.assertIn("5\t60\tmy\\040app\t", out)
+
+    def test_summary_odd_lines_skipped(self):
+        totals, regions = diag.parse_summary(
+            b"regions:\t2\nbogus\nlru_pages:\tmany\n# id\tsize\tname\n"
+            b"1\t4096\ta\n2\t4096\n3\tbig\tb\n4\t0\tdev/ashmem\n")
+        self.assertEqual(totals, {"regions": 2})
+        self.assertEqual(regions, [{"id": 1, "size": 4096, "name": "a"},
+                                   {"id": 4, "size": 0,
+                                    "name": "dev/ashmem"}])
+        self.assertEqual(diag.parse_summary(b""), ({}, []))
+
     def test_summary_missing_or_denied(self):
         fake = FakeProc(self)
         code, out, _ = fake.run()
@@ -903,6 +949,8 @@ class DriverAndHost(unittest.TestCase):
             _, doc = fake.json()
         self.assertEqual(doc["driver"]["summary_error"],
                          "Permission denied (root only)")
+        self.assertIsNone(doc["driver"]["summary_totals"])
+        self.assertIsNone(doc["driver"]["summary_regions"])
 
     def test_empty_tree(self):
         fake = FakeProc(self)
@@ -925,6 +973,7 @@ class DriverAndHost(unittest.TestCase):
     def test_help_documents_the_region_line(self):
         help_text = diag.build_parser().format_help()
         self.assertIn("region:", help_text)
+        self.assertIn("summary_regions", help_text)
         self.assertNotIn("count twice", help_text)
 
     def test_sizes(self):
