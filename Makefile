@@ -41,6 +41,11 @@ demo: ## Boot a guest and show /dev/ashmem in use.
 diag-test: ## Host unit tests of scripts/ashmem-diag.
 	python3 -m unittest discover -s scripts/tests -v
 
+diag-guest: ## Run ashmem-diag against the driver in a QEMU guest.
+	@kdir=$$(scripts/test-kernel.sh $(SERIES)) && out=$(CURDIR)/build/$$(basename $$kdir) && \
+		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
+		scripts/diag-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag
+
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
 
@@ -50,4 +55,4 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module deps kdir check bench demo diag-test fmt fmt-check clean
+.PHONY: help module deps kdir check bench demo diag-test diag-guest fmt fmt-check clean
