@@ -35,7 +35,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 
 help: ## List the targets.
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
-		awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
+		awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  KERNEL_SRC=DIR"
 	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
@@ -54,17 +54,22 @@ sign: ## Sign the built module for Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.
 	@tail -c 28 $(MO)/ashmem_linux.ko | grep -q '~Module signature appended~' && \
 		echo "signed $(MO)/ashmem_linux.ko"
 
-install: ## Install module, udev rule and modules-load.d entry (DESTDIR, PREFIX honoured).
+install: install-files ## Install module, udev rule and modules-load.d entry (DESTDIR, PREFIX honoured).
 	@[ -f $(MO)/ashmem_linux.ko ] || $(MAKE) --no-print-directory module
 	install -D -m 0644 $(MO)/ashmem_linux.ko $(DESTDIR)$(MODDIR)/ashmem_linux.ko
+	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
+
+install-files: ## Install only the udev rule and the modules-load.d entry (with DKMS).
 	install -D -m 0644 packaging/60-ashmem.rules $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules
 	install -D -m 0644 packaging/ashmem_linux.conf $(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
-	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
 uninstall: ## Remove what `make install` installed (DESTDIR, PREFIX honoured).
 	rm -f $(DESTDIR)$(MODDIR)/ashmem_linux.ko $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules \
 		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
+
+host-check: ## Say whether KDIR (default: the running kernel) can build the module, or what is missing.
+	@scripts/kdir-check.sh $(KDIR)
 
 dkms-install: ## Register with DKMS (source in /usr/src), build and install for KVER (default: running kernel).
 	scripts/dkms.sh install
@@ -98,5 +103,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install uninstall dkms-install dkms-remove deps kdir check demo diag-test \
+.PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check demo diag-test \
 	fmt fmt-check clean
