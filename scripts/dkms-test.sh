@@ -73,6 +73,16 @@ refused() { # KVER EXPECTED-STATUS TEXT: dkms build fails so, and says TEXT
 	esac && grep -qF "$3" <<<"$log" && ! status | grep -q "$1"
 }
 
+# What dkms.conf declares (Debian's DKMS overrides the location with
+# /updates/dkms, so the install cases alone would not see a wrong one).
+t_conf() (
+	# shellcheck disable=SC1091
+	kernelver=$kver kernel_source_dir=$kdir . "$top/dkms.conf" &&
+		echo "DEST_MODULE_LOCATION=${DEST_MODULE_LOCATION[0]} AUTOINSTALL=$AUTOINSTALL BUILD_EXCLUSIVE_CONFIG=$BUILD_EXCLUSIVE_CONFIG" &&
+		[ "${DEST_MODULE_LOCATION[0]}" = /updates ] && [ "$AUTOINSTALL" = yes ] &&
+		[ "${BUILT_MODULE_NAME[0]}" = ashmem_linux ] && [ "$PACKAGE_NAME" = ashmem-linux ] &&
+		[[ " $BUILD_EXCLUSIVE_CONFIG " = *" CONFIG_RUST "* ]] && [[ " $BUILD_EXCLUSIVE_CONFIG " = *" CONFIG_SHMEM "* ]]
+)
 t_add() { dk add "${mv[@]}" && status_is "$name/$version: added"; }
 t_build() {
 	dk build "${mv[@]}" -k "$kver" --kernelsourcedir "$kdir" &&
@@ -132,9 +142,10 @@ t_make() { # the Makefile's front door, into the same private trees
 }
 
 echo "# dkms: $name/$version on $kver"
-tap_plan 14
+tap_plan 15
 scripts_src=$("$top/scripts/dkms.sh" source "$w/src")
 echo "# source tree $scripts_src"
+tap_case dkms_conf_updates_autoinstall_rust_and_shmem_only t_conf
 tap_case dkms_add t_add
 tap_case dkms_build_skips_kernel_without_CONFIG_RUST refused 7.0.0-norust 77 BUILD_EXCLUSIVE
 tap_case dkms_build_names_missing_rust_metadata refused 7.0.0-nometa any "has no Rust metadata"
