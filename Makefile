@@ -88,11 +88,19 @@ CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIE
 check: ## Full test run on Linux 7.2 and 7.3: module, clippy, rustfmt, install/sign, DKMS, modprobe and selftests in QEMU.
 	SERIES="$(CHECK_SERIES)" scripts/check.sh
 
+bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
+	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q)
+
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) scripts/demo.sh
 
 diag-test: ## Host unit tests of scripts/ashmem-diag.
 	python3 -m unittest discover -s scripts/tests -v
+
+diag-guest: ## Run ashmem-diag against the driver in a QEMU guest.
+	@kdir=$$(scripts/test-kernel.sh $(SERIES)) && out=$(CURDIR)/build/$$(basename $$kdir) && \
+		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
+		scripts/diag-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag
 
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
@@ -103,5 +111,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check demo diag-test \
-	fmt fmt-check clean
+.PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
+	bench demo diag-test diag-guest fmt fmt-check clean

@@ -7,9 +7,10 @@
 //! reclaim and purges the oldest when asked; `ASHMEM_PURGE_ALL_CACHES` purges them all.
 //!
 //! The list is memcg-aware. Entries come from a `SLAB_ACCOUNT` cache through
-//! `kmem_cache_alloc_lru()`, so each is charged to, and listed under, the memory cgroup of the
-//! task that unpinned its range. When a container's cgroup reaches `memory.max`, reclaim asks the
-//! shrinker about that cgroup's list, and so purges that container's ranges.
+//! `kmem_cache_alloc_lru()` with the region's [`Memcg`] active, so each is charged to, and listed
+//! under, the memory cgroup of the task that created the region, whose pages are charged there as
+//! it fills them; whoever pins or unpins later. When a container's cgroup reaches `memory.max`,
+//! reclaim asks the shrinker about that cgroup's list, and so purges that container's ranges.
 //!
 //! Locks: a region's mutex is taken before a list lock, never the other way round. The walk finds
 //! an entry with the list lock held, so it only try-locks the entry's region, and the backing
@@ -45,6 +46,47 @@ extern "C" {
     fn ashmem_shrinker_alloc(name: *const c_char) -> *mut c_void;
     /// The number of possible NUMA nodes.
     fn ashmem_nr_node_ids() -> c_uint;
+    /// The memory cgroup of the current task's mm, referenced; null without memcg.
+    fn ashmem_memcg_of_current() -> *mut c_void;
+    /// Drops a reference taken by `ashmem_memcg_of_current`.
+    fn ashmem_memcg_put(memcg: *mut c_void);
+    /// `kmem_cache_alloc_lru()` with `memcg` as the active memory cgroup.
+    fn ashmem_lru_entry_alloc(
+        cache: *mut c_void,
+        lru: *mut c_void,
+        memcg: *mut c_void,
+    ) -> *mut c_void;
+}
+
+/// A memory cgroup, referenced: the one a region's LRU entries are charged to and listed under.
+///
+/// # Invariants
+///
+/// `ptr` is null (no memory cgroups) or a `struct mem_cgroup` on which this holds a reference.
+pub(crate) struct Memcg {
+    ptr: *mut c_void,
+}
+
+// SAFETY: The reference may be used and dropped from any task.
+unsafe impl Send for Memcg {}
+// SAFETY: The pointer is only passed to the kernel, which does its own synchronisation.
+unsafe impl Sync for Memcg {}
+
+impl Memcg {
+    /// The memory cgroup of the current task.
+    pub(crate) fn of_current() -> Self {
+        // SAFETY: No requirements; the reference returned is ours.
+        let ptr = unsafe { ashmem_memcg_of_current() };
+        // INVARIANT: null or referenced.
+        Self { ptr }
+    }
+}
+
+impl Drop for Memcg {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant we hold this reference (the call accepts null).
+        unsafe { ashmem_memcg_put(self.ptr) };
+    }
 }
 
 /// The list, the cache its entries come from, and the shrinker.
@@ -212,16 +254,15 @@ unsafe impl Send for LruEntry {}
 
 impl LruEntry {
     /// A new entry, not yet on the list, for a range of `region`, which must live in an `Arc`.
-    /// It is charged to the current task's memory cgroup, and will be listed under it.
-    pub(crate) fn new(region: &Region) -> Result<Self> {
+    /// It is charged to `memcg`, the region's, and will be listed under it.
+    pub(crate) fn new(region: &Region, memcg: &Memcg) -> Result<Self> {
         let cache = LRU.cache.load(Relaxed);
         if cache.is_null() {
             return Err(ENODEV);
         }
         // SAFETY: The cache and the list are set up while the module is loaded with a region
-        // open, as it is.
-        let raw =
-            unsafe { bindings::kmem_cache_alloc_lru_noprof(cache, list(), bindings::GFP_KERNEL) };
+        // open, as it is; `memcg` is null or referenced.
+        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast(), memcg.ptr) };
         let ptr = NonNull::new(raw.cast::<EntryData>()).ok_or(ENOMEM)?;
         let entry = ptr.as_ptr();
         // SAFETY: `entry` is a new allocation with the size and alignment of `EntryData`.

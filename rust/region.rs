@@ -24,7 +24,7 @@ use kernel::{
 };
 
 use crate::{
-    lru::{LruEntry, Verdict, Victim},
+    lru::{LruEntry, Memcg, Verdict, Victim},
     pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
     uapi::{self, AshmemPin},
@@ -100,6 +100,9 @@ pub(crate) struct Region {
     id: u64,
     /// The task that opened the device.
     creator: Creator,
+    /// The creator's memory cgroup, which its pages are charged to as it fills them: the LRU
+    /// lists the region's unpinned ranges under it.
+    memcg: Memcg,
 }
 
 /// The task that created a region, as the diagnostics show it.
@@ -212,6 +215,7 @@ impl Region {
                 }),
                 id: crate::diag::new_id(),
                 creator: Creator::current(),
+                memcg: Memcg::of_current(),
             }),
             GFP_KERNEL,
         )?;
@@ -313,7 +317,7 @@ impl Region {
         // An LRU entry is needed only to split a purgeable range.
         let mut need = Need { nodes: 1, links: 0 };
         loop {
-            pool.fill(need, || LruEntry::new(self))?;
+            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
             let mut state = self.state.lock();
             let (start, end) = state.pin_pages(pin)?;
             match state.pins.pin(start, end, &mut pool) {
@@ -330,7 +334,7 @@ impl Region {
         let mut need = Need { nodes: 1, links: 1 };
         loop {
             // Allocate without the lock; retry in the rare case that more are needed.
-            pool.fill(need, || LruEntry::new(self))?;
+            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
             let mut state = self.state.lock();
             let (start, end) = state.pin_pages(pin)?;
             match state.pins.unpin(start, end, &mut pool) {

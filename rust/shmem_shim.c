@@ -5,8 +5,10 @@
  * Each function is a call or two, nothing more.
  */
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -19,6 +21,10 @@ bool ashmem_inode_trylock(struct file *file);
 void ashmem_inode_unlock(struct file *file);
 void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end);
 unsigned int ashmem_nr_node_ids(void);
+struct mem_cgroup *ashmem_memcg_of_current(void);
+void ashmem_memcg_put(struct mem_cgroup *memcg);
+void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
+			     struct mem_cgroup *memcg);
 
 /*
  * Create the shmem file behind a region. VM_NORESERVE, as memfd_create()
@@ -74,4 +80,33 @@ void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end)
 unsigned int ashmem_nr_node_ids(void)
 {
 	return nr_node_ids;
+}
+
+/*
+ * The memory cgroup of the current task's mm, with a reference; NULL without
+ * CONFIG_MEMCG (then a static inline stub). mem_cgroup_put() is a static
+ * inline.
+ */
+struct mem_cgroup *ashmem_memcg_of_current(void)
+{
+	return get_mem_cgroup_from_mm(current->mm);
+}
+
+void ashmem_memcg_put(struct mem_cgroup *memcg)
+{
+	mem_cgroup_put(memcg);
+}
+
+/*
+ * An LRU entry charged to, and so listed under, @memcg rather than the
+ * current task's cgroup (set_active_memcg() is a static inline).
+ */
+void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
+			     struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *old = set_active_memcg(memcg);
+	void *entry = kmem_cache_alloc_lru(cache, lru, GFP_KERNEL);
+
+	set_active_memcg(old);
+	return entry;
 }

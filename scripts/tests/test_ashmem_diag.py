@@ -56,9 +56,13 @@ def smaps_entry(start, size_kb, path="", inode=0, rss=0, pss=0, swap=0,
     return "\n".join(lines) + "\n"
 
 
-def fdinfo_text(inode=None, name="dev/ashmem", size=4096, pins=None):
-    """fdinfo of an ashmem fd: the generic lines, then the driver's."""
+def fdinfo_text(inode=None, name="dev/ashmem", size=4096, pins=None,
+                region=None):
+    """fdinfo of an ashmem fd: the generic lines, then the driver's (an older
+    driver's without region)."""
     text = "pos:\t0\nflags:\t0100002\nmnt_id:\t25\nino:\t6\n"
+    if region is not None:
+        text += "region:\t%d\n" % region
     if inode is not None:
         text += "inode:\t%d\n" % inode
     if name is not None:
@@ -208,6 +212,14 @@ class FdinfoParsing(unittest.TestCase):
         self.assertEqual(info.size, 0)
         self.assertIsNone(info.pinned)
 
+    def test_region_id(self):
+        info = diag.parse_fdinfo(fdinfo_text(region=7, size=0).encode())
+        self.assertEqual((info.region, info.inode), (7, None))
+        info = diag.parse_fdinfo(fdinfo_text(region=8, inode=99).encode())
+        self.assertEqual((info.region, info.inode), (8, 99))
+        # A driver without the line.
+        self.assertIsNone(diag.parse_fdinfo(fdinfo_text().encode()).region)
+
     def test_invalid_utf8_and_lone_backslash(self):
         info = diag.parse_fdinfo(b"name:\t\\377x\\9\nsize:\tbad\n")
         self.assertEqual(info.name, "\\xffx\\9")
@@ -265,6 +277,69 @@ class Scanning(unittest.TestCase):
         self.assertEqual(p.total("mapped"), 0)
         self.assertEqual(sorted(r.name for r in p.regions),
                          ["early", "unmapped"])
+
+    def test_fds_of_one_unmapped_region_joined_by_region_id(self):
+        # fds 3 and 4 are one never-mmapped region (dup()ed): one region with
+        # two fds. fd 5 is another region of the same name and size.
+        self.fake.add(11, fds=[
+            (3, fdinfo_text(name="dup", size=8192, region=40)),
+            (4, fdinfo_text(name="dup", size=8192, region=40)),
+            (5, fdinfo_text(name="dup", size=8192, region=41))])
+        p = by_pid(self.fake.scan())[11]
+        self.assertEqual(p.region_count, 2)
+        self.assertEqual(p.fd_held, 2 * 8192)
+        self.assertEqual(sorted((r.id, r.fds) for r in p.regions),
+                         [(40, [3, 4]), (41, [5])])
+        self.assertEqual([r.inode for r in p.regions], [None, None])
+
+    def test_without_region_line_each_fd_counts(self):
+        # An older driver: nothing tells two fds of one region apart.
+        self.fake.add(12, fds=[(3, fdinfo_text(name="dup", size=100)),
+                               (4, fdinfo_text(name="dup", size=100))])
+        p = by_pid(self.fake.scan())[12]
+        self.assertEqual((p.region_count, p.fd_held), (2, 200))
+        self.assertEqual([r.id for r in p.regions], [None, None])
+
+    def test_mapped_region_joined_by_inode_and_keeps_its_id(self):
+        # Two fds and two mappings of one mmapped region, one more region
+        # only mapped (no fd: no id), one only held by an fd.
+        smaps = (smaps_entry(0x1000, 8, "/dev/ashmem/buf (deleted)", 500,
+                             rss=8, pss=8)
+                 + smaps_entry(0x9000, 8, "/dev/ashmem/buf (deleted)", 500,
+                               rss=8, pss=8)
+                 + smaps_entry(0x20000, 4, "/dev/ashmem/other (deleted)", 501,
+                               rss=4, pss=4))
+        self.fake.add(13, smaps=smaps, fds=[
+            (6, fdinfo_text(inode=500, name="buf", size=8192, region=3)),
+            (7, fdinfo_text(inode=500, name="buf", size=8192, region=3)),
+            (8, fdinfo_text(name="fresh", size=4096, region=9))])
+        p = by_pid(self.fake.scan())[13]
+        regions = {r.name: r for r in p.regions}
+        self.assertEqual(p.region_count, 3)
+        buf = regions["buf"]
+        self.assertEqual((buf.id, buf.inode, buf.fds, buf.mappings),
+                         (3, 500, [6, 7], 2))
+        self.assertEqual((regions["other"].id, regions["other"].inode),
+                         (None, 501))
+        self.assertEqual((regions["fresh"].id, regions["fresh"].inode),
+                         (9, None))
+        self.assertEqual(p.fd_held, 8192 + 4096)
+        self.assertEqual(p.total("mapped"), 20 * KB)
+
+    def test_unmapped_region_shared_by_processes_counted_once(self):
+        # An fd passed to another process (binder): same id in both.
+        for pid, fd in ((14, 3), (15, 9)):
+            self.fake.add(pid, fds=[(fd, fdinfo_text(name="passed",
+                                                     size=4096, region=77))])
+        self.fake.add(16, fds=[(3, fdinfo_text(name="passed", size=4096,
+                                               region=78))])
+        code, doc = self.fake.json()
+        t = doc["totals"]
+        self.assertEqual((t["processes"], t["region_count"]), (3, 2))
+        self.assertEqual((t["region_bytes"], t["fd_held_bytes"]),
+                         (2 * 4096, 3 * 4096))
+        self.assertEqual(sorted(p["regions"][0]["id"]
+                                for p in doc["processes"]), [77, 77, 78])
 
     def test_fd_and_mappings_of_one_region_deduplicated(self):
         smaps = (smaps_entry(0x1000, 8, "/dev/ashmem/buf (deleted)", 500,
@@ -400,14 +475,28 @@ class SortingAndFilters(unittest.TestCase):
         code, out, _ = self.fake.run("--bytes", "--pid", "300")
         self.assertIn(str(1 << 20), out)
 
+    def test_regions_table_shows_the_region_id(self):
+        self.fake.add(500, "holder", fds=[
+            (3, fdinfo_text(name="held", size=4096, region=123)),
+            (4, fdinfo_text(name="held", size=4096, region=123))])
+        code, out, _ = self.fake.run("--regions", "--pid", "500")
+        lines = out.splitlines()
+        head = [ln for ln in lines if ln.startswith("PID ") and "KIND" in ln]
+        self.assertEqual(head[0].split()[:4], ["PID", "KIND", "ID", "INODE"])
+        rows = [ln.split() for ln in lines if ln.split()[:1] == ["500"]]
+        # The process row, then one row for the region of both fds.
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[1][:4], ["500", "region", "123", "-"])
+        self.assertEqual(rows[1][-2:], ["3,4", "held"])
+
 
 class JsonSchema(unittest.TestCase):
     PROCESS = {"pid", "comm", "cgroup", "starttime", "region_count",
                "private_mappings", "mapped_bytes", "rss_bytes", "pss_bytes",
                "swap_bytes", "fd_held_bytes", "region_bytes", "regions"}
-    REGION = {"kind", "inode", "name", "size", "mappings", "mapped_bytes",
-              "rss_bytes", "pss_bytes", "swap_bytes", "fds", "pinned_pages",
-              "unpinned_pages", "purged_pages"}
+    REGION = {"kind", "id", "inode", "name", "size", "mappings",
+              "mapped_bytes", "rss_bytes", "pss_bytes", "swap_bytes", "fds",
+              "pinned_pages", "unpinned_pages", "purged_pages"}
 
     def setUp(self):
         self.fake = FakeProc(self)
@@ -417,7 +506,7 @@ class JsonSchema(unittest.TestCase):
                       + smaps_entry(0x3000, 4, "/dev/ashmem", 6, rss=4,
                                     perms="rw-p"),
                       fds=[(3, fdinfo_text(inode=5, name="a\\040b", size=8000,
-                                           pins=(1, 1, 0))),
+                                           pins=(1, 1, 0), region=17)),
                            (4, fdinfo_text(name="new", size=10))])
 
     def check_scan_doc(self, doc):
@@ -436,7 +525,7 @@ class JsonSchema(unittest.TestCase):
                          {"count", "smaps", "fd", "pids"})
         self.assertEqual(set(doc["driver"]), {
             "module_loaded", "device_registered", "summary_path", "summary",
-            "summary_error"})
+            "summary_error", "summary_totals", "summary_regions"})
         for p in doc["processes"]:
             self.assertEqual(set(p), self.PROCESS)
             for r in p["regions"]:
@@ -461,7 +550,8 @@ class JsonSchema(unittest.TestCase):
         self.assertEqual(p["region_bytes"], 8010)
         regions = {r["name"]: r for r in p["regions"]}
         self.assertEqual(regions["a b"], {
-            "kind": "region", "inode": 5, "name": "a b", "size": 8000,
+            "kind": "region", "id": 17, "inode": 5, "name": "a b",
+            "size": 8000,
             "mappings": 1, "mapped_bytes": 8 * KB, "rss_bytes": 8 * KB,
             "pss_bytes": 4 * KB, "swap_bytes": 0, "fds": [3],
             "pinned_pages": 1, "unpinned_pages": 1, "purged_pages": 0})
@@ -798,6 +888,52 @@ class DriverAndHost(unittest.TestCase):
         self.assertEqual(doc["driver"]["summary"], summary)
         self.assertIsNone(doc["driver"]["summary_error"])
 
+    SUMMARY = (
+        "regions:\t3\nbytes_reserved:\t37752832\npages_resident:\t1026\n"
+        "pages_pinned:\t9217\npages_unpinned:\t0\npages_purged:\t0\n"
+        "lru_pages:\t0\nshrinker_scans:\t1\n"
+        "shrinker_pages_purged:\t8192\npurge_all_pages_purged:\t0\n"
+        "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\t"
+        "name\n"
+        "2\t53\tashmem_purge_de\t4194304\t1024\t1024\t0\t0\tdemo-pinned\n"
+        "3\t53\tashmem_purge_de\t33554432\t2\t8192\t0\t0\tdemo-cache\n"
+        "5\t60\tmy\\040app\t4096\t0\t1\t0\t0\tbeta\\040cache\\134\\303\\251\n")
+
+    def test_summary_parsed_into_json(self):
+        fake = FakeProc(self)
+        os.makedirs(os.path.join(fake.debug, "ashmem"))
+        with open(os.path.join(fake.debug, "ashmem", "summary"), "w") as f:
+            f.write(self.SUMMARY)
+        _, doc = fake.json()
+        d = doc["driver"]
+        self.assertEqual(d["summary"], self.SUMMARY)
+        self.assertEqual(d["summary_totals"], {
+            "regions": 3, "bytes_reserved": 37752832, "pages_resident": 1026,
+            "pages_pinned": 9217, "pages_unpinned": 0, "pages_purged": 0,
+            "lru_pages": 0, "shrinker_scans": 1,
+            "shrinker_pages_purged": 8192, "purge_all_pages_purged": 0})
+        self.assertEqual(d["summary_regions"][0], {
+            "id": 2, "tgid": 53, "comm": "ashmem_purge_de", "size": 4194304,
+            "resident": 1024, "pinned": 1024, "unpinned": 0, "purged": 0,
+            "name": "demo-pinned"})
+        self.assertEqual([r["id"] for r in d["summary_regions"]], [2, 3, 5])
+        last = d["summary_regions"][2]
+        self.assertEqual((last["comm"], last["name"]),
+                         ("my app", "beta cache\\\u00e9"))
+        # The table output prints it as it is, escapes included.
+        _, out, _ = fake.run()
+        self.assertIn("5\t60\tmy\\040app\t", out)
+
+    def test_summary_odd_lines_skipped(self):
+        totals, regions = diag.parse_summary(
+            b"regions:\t2\nbogus\nlru_pages:\tmany\n# id\tsize\tname\n"
+            b"1\t4096\ta\n2\t4096\n3\tbig\tb\n4\t0\tdev/ashmem\n")
+        self.assertEqual(totals, {"regions": 2})
+        self.assertEqual(regions, [{"id": 1, "size": 4096, "name": "a"},
+                                   {"id": 4, "size": 0,
+                                    "name": "dev/ashmem"}])
+        self.assertEqual(diag.parse_summary(b""), ({}, []))
+
     def test_summary_missing_or_denied(self):
         fake = FakeProc(self)
         code, out, _ = fake.run()
@@ -813,6 +949,8 @@ class DriverAndHost(unittest.TestCase):
             _, doc = fake.json()
         self.assertEqual(doc["driver"]["summary_error"],
                          "Permission denied (root only)")
+        self.assertIsNone(doc["driver"]["summary_totals"])
+        self.assertIsNone(doc["driver"]["summary_regions"])
 
     def test_empty_tree(self):
         fake = FakeProc(self)
@@ -831,6 +969,12 @@ class DriverAndHost(unittest.TestCase):
         # At least this test's own process, which is always readable.
         self.assertGreater(doc["scan"]["processes_scanned"], 0)
         self.assertNotIn(os.getpid(), doc["scan"]["unreadable"]["pids"])
+
+    def test_help_documents_the_region_line(self):
+        help_text = diag.build_parser().format_help()
+        self.assertIn("region:", help_text)
+        self.assertIn("summary_regions", help_text)
+        self.assertNotIn("count twice", help_text)
 
     def test_sizes(self):
         self.assertEqual(diag.parse_size("16M"), 16 << 20)

@@ -287,4 +287,430 @@ static inline char *page_before_hole(void)
 	return p;
 }
 
+/*
+ * Pinning, purging, memory cgroups and the shrinker's debugfs files: helpers
+ * for purge.c and pressure.c. (pin.c keeps its own pin()/unpin().)
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+
+static inline int pin_ioctl(int fd, unsigned long cmd, size_t offset, size_t len)
+{
+	struct ashmem_pin pin = { .offset = offset, .len = len };
+
+	return ioctl(fd, cmd, &pin);
+}
+
+/* ASHMEM_PIN: ASHMEM_NOT_PURGED or ASHMEM_WAS_PURGED, -1 on error. */
+static inline int pin_range(int fd, size_t offset, size_t len)
+{
+	return pin_ioctl(fd, ASHMEM_PIN, offset, len);
+}
+
+static inline int unpin_range(int fd, size_t offset, size_t len)
+{
+	return pin_ioctl(fd, ASHMEM_UNPIN, offset, len);
+}
+
+/* ASHMEM_GET_PIN_STATUS: ASHMEM_IS_PINNED or ASHMEM_IS_UNPINNED. */
+static inline int range_pin_status(int fd, size_t offset, size_t len)
+{
+	return pin_ioctl(fd, ASHMEM_GET_PIN_STATUS, offset, len);
+}
+
+/* PURGE_ALL_CACHES through any region fd: pages on the LRU before it. */
+static inline int purge_all_caches(int fd)
+{
+	return ioctl(fd, ASHMEM_PURGE_ALL_CACHES);
+}
+
+/*
+ * A region of size bytes mapped shared read/write over its whole size (so it
+ * has its backing file): the fd, *map set; -1 on error (errno kept).
+ */
+static inline int region_mapped(const char *name, size_t size, void **map)
+{
+	int fd = region_new(name, size);
+	int err;
+
+	*map = MAP_FAILED;
+	if (fd < 0)
+		return -1;
+	*map = map_shared(fd, size, PROT_READ | PROT_WRITE);
+	if (*map != MAP_FAILED)
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Page contents that cannot be mistaken for zeros or for another page: every
+ * 64-bit word of page pageno of the pages stamped with seed holds the seed
+ * (with the top bit set, so never zero), the page number and the word index.
+ * Word-wise, so that hundreds of MiB stay quick under emulation.
+ */
+static inline uint64_t stamp_word(unsigned int seed, size_t pageno, size_t word)
+{
+	return (uint64_t)(seed | 0x80000000u) << 32 |
+	       (uint32_t)(pageno << 12 ^ word);
+}
+
+static inline void stamp_pages(void *p, size_t npages, size_t first_pageno,
+			       unsigned int seed)
+{
+	size_t words = page_size() / sizeof(uint64_t);
+	uint64_t *w = p;
+	size_t i, j;
+
+	for (i = 0; i < npages; i++)
+		for (j = 0; j < words; j++)
+			*w++ = stamp_word(seed, first_pageno + i, j);
+}
+
+/* What one page holds: its stamp, all zeros, or anything else. */
+enum page_state { PAGE_STAMPED, PAGE_ZERO, PAGE_OTHER };
+
+static inline enum page_state page_state(const void *p, size_t pageno,
+					 unsigned int seed)
+{
+	size_t words = page_size() / sizeof(uint64_t);
+	const uint64_t *w = p;
+	size_t j;
+
+	if (w[0] == 0) {
+		for (j = 1; j < words; j++)
+			if (w[j])
+				return PAGE_OTHER;
+		return PAGE_ZERO;
+	}
+	for (j = 0; j < words; j++)
+		if (w[j] != stamp_word(seed, pageno, j))
+			return PAGE_OTHER;
+	return PAGE_STAMPED;
+}
+
+/* 1 when every one of npages pages from p is in state want. */
+static inline int pages_are(const void *p, size_t npages, size_t first_pageno,
+			    unsigned int seed, enum page_state want)
+{
+	const char *c = p;
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		if (page_state(c + i * page_size(), first_pageno + i, seed) != want)
+			return 0;
+	return 1;
+}
+
+/*
+ * The same check through read(2) on the region fd (lseek to offset first):
+ * reading never allocates pages for holes, so it works on a region whose
+ * pages were purged, inside a cgroup at its limit too. -1 when the read
+ * fails.
+ */
+static inline int read_pages_are(int fd, size_t offset, size_t npages,
+				 unsigned int seed, enum page_state want)
+{
+	size_t pg = page_size();
+	char *buf = malloc(pg);
+	size_t i;
+	int ok = 1;
+
+	if (!buf)
+		return -1;
+	if (lseek(fd, offset, SEEK_SET) != (off_t)offset)
+		ok = -1;
+	for (i = 0; ok == 1 && i < npages; i++) {
+		if (read(fd, buf, pg) != (ssize_t)pg)
+			ok = -1;
+		else if (page_state(buf, offset / pg + i, seed) != want)
+			ok = 0;
+	}
+	free(buf);
+	return ok;
+}
+
+/* Write the string s to the file at path: 0, or -1 with errno. */
+static inline int write_text(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, len);
+	err = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	errno = n < 0 ? err : EIO;
+	return -1;
+}
+
+/* Read the file at path into buf (NUL-terminated): bytes read, -1 on error. */
+static inline ssize_t read_text(const char *path, char *buf, size_t buflen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n = 0;
+	int err;
+
+	if (fd < 0)
+		return -1;
+	while (got + 1 < buflen) {
+		n = read(fd, buf + got, buflen - 1 - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	err = errno;
+	close(fd);
+	buf[got] = '\0';
+	if (n < 0) {
+		errno = err;
+		return -1;
+	}
+	return got;
+}
+
+/* The value of the "key value" line of a flat-keyed file (memory.events...). */
+static inline long long keyed_value(const char *path, const char *key)
+{
+	char buf[4096], *line, *save = NULL;
+	size_t keylen = strlen(key);
+
+	if (read_text(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, key, keylen) && line[keylen] == ' ')
+			return strtoll(line + keylen + 1, NULL, 10);
+	return -1;
+}
+
+/* Where cgroup v2 is mounted (the guest job and every systemd host agree). */
+#define CGROUP2_ROOT		"/sys/fs/cgroup"
+
+/* 1 when cgroup v2 is mounted at CGROUP2_ROOT with the memory controller. */
+static inline int cgroup2_has_memory(void)
+{
+	char buf[512], *tok, *save = NULL;
+
+	if (read_text(CGROUP2_ROOT "/cgroup.controllers", buf, sizeof(buf)) < 0)
+		return 0;
+	for (tok = strtok_r(buf, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
+		if (!strcmp(tok, "memory"))
+			return 1;
+	return 0;
+}
+
+/* The directory of this process's cgroup v2 (from /proc/self/cgroup). */
+static inline int cgroup_self_dir(char *buf, size_t buflen)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *rel = line + 3;
+
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		/* "0::/" is the root itself. */
+		if (!strcmp(rel, "/"))
+			rel = "";
+		if (strlen(CGROUP2_ROOT) + strlen(rel) < buflen) {
+			memcpy(buf, CGROUP2_ROOT, strlen(CGROUP2_ROOT));
+			copy_str(buf + strlen(CGROUP2_ROOT),
+				 buflen - strlen(CGROUP2_ROOT), rel);
+			found = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The directory of the memory cgroup this process is charged to: its own
+ * cgroup when the memory controller is enabled there, else the nearest
+ * ancestor where it is (the root at the latest).
+ */
+static inline int memcg_self_dir(char *buf, size_t buflen)
+{
+	char probe[4096 + 16];
+	struct stat st;
+	char *slash;
+
+	if (cgroup_self_dir(buf, buflen))
+		return -1;
+	while (strcmp(buf, CGROUP2_ROOT)) {
+		snprintf(probe, sizeof(probe), "%s/memory.max", buf);
+		if (!stat(probe, &st))
+			break;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return -1;
+		*slash = '\0';
+	}
+	return 0;
+}
+
+/*
+ * The id of a cgroup as the kernel prints it (mem_cgroup_id(), the debugfs
+ * shrinker files): the inode number of its directory. 0 on error.
+ */
+static inline unsigned long long cgroup_ino(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return 0;
+	return st.st_ino;
+}
+
+/* Move process pid (0: the caller) into the cgroup dir. */
+static inline int cgroup_enter(const char *dir, pid_t pid)
+{
+	char path[4096 + 16], num[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	return write_text(path, num);
+}
+
+/*
+ * Make sure the root's children get the memory controller. *enabled_here is
+ * set when this call turned it on (so the caller can turn it off again).
+ */
+static inline int cgroup2_enable_memory(int *enabled_here)
+{
+	char buf[512];
+
+	*enabled_here = 0;
+	if (read_text(CGROUP2_ROOT "/cgroup.subtree_control", buf, sizeof(buf)) < 0)
+		return -1;
+	if (strstr(buf, "memory"))
+		return 0;
+	if (write_text(CGROUP2_ROOT "/cgroup.subtree_control", "+memory"))
+		return -1;
+	*enabled_here = 1;
+	return 0;
+}
+
+/*
+ * Remove the cgroup dir (best effort, for teardown): kill whatever still runs
+ * in it, wait up to about 10 s until it is empty, then rmdir. 0 when the
+ * directory is gone.
+ */
+static inline int cgroup_remove(const char *dir)
+{
+	char path[4096 + 16];
+	struct stat st;
+	int i;
+
+	if (stat(dir, &st))
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+	write_text(path, "1");
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	for (i = 0; i < 1000; i++) {
+		if (keyed_value(path, "populated") <= 0)
+			break;
+		usleep(10000);
+	}
+	return rmdir(dir);
+}
+
+/* The shrinkers' debugfs directory (CONFIG_SHRINKER_DEBUG). */
+#define SHRINKER_DEBUGFS	"/sys/kernel/debug/shrinker"
+
+/*
+ * The debugfs directory of the shrinker named "ashmem": "<name>-<id>", the
+ * id being a decimal number. Returns how many matched (the path is that of
+ * the first), -1 when the shrinker directory itself cannot be opened.
+ */
+static inline int ashmem_shrinker_dir(char *buf, size_t buflen)
+{
+	DIR *d = opendir(SHRINKER_DEBUGFS);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		const char *id = e->d_name + strlen("ashmem-");
+
+		if (strncmp(e->d_name, "ashmem-", strlen("ashmem-")) || !*id ||
+		    strspn(id, "0123456789") != strlen(id))
+			continue;
+		if (!found++)
+			snprintf(buf, buflen, "%s/%s", SHRINKER_DEBUGFS, e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * What the shrinker's "count" file says for the memory cgroup ino: the sum of
+ * its per-node counts, 0 when it has no line (a zero count is not printed).
+ * lines, if given, is set to the number of lines for that cgroup. -1 when the
+ * file cannot be read or a line does not parse.
+ */
+static inline long long shrinker_count(const char *shrinker_dir,
+				       unsigned long long ino, int *lines)
+{
+	char path[4096 + 16], buf[65536], *line, *save = NULL;
+	long long sum = 0;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/count", shrinker_dir);
+	if (read_text(path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long id, v;
+		char *p = line, *end;
+
+		id = strtoull(p, &end, 10);
+		if (end == p)
+			return -1;
+		if (id != ino)
+			continue;
+		n++;
+		for (p = end; *p; p = end) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p)
+				break;
+			v = strtoull(p, &end, 10);
+			if (end == p)
+				return -1;
+			sum += v;
+		}
+	}
+	if (lines)
+		*lines = n;
+	return sum;
+}
+
+/* Ask the shrinker to scan nr objects of memory cgroup ino on node nid. */
+static inline int shrinker_scan(const char *shrinker_dir, unsigned long long ino,
+				int nid, unsigned long nr)
+{
+	char path[4096 + 16], cmd[96];
+
+	snprintf(path, sizeof(path), "%s/scan", shrinker_dir);
+	snprintf(cmd, sizeof(cmd), "%llu %d %lu", ino, nid, nr);
+	return write_text(path, cmd);
+}
+
 #endif

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ashmem_bench: /dev/ashmem against memfd_create(), side by side, in one run.
+ *
+ * Each figure is measured in rounds that alternate the ashmem case and its
+ * baseline, so both see the same machine; the median round is reported.
+ * Prints a table on stdout and writes JSON to the file given with -o.
+ *
+ * usage: ashmem_bench [-q] [-o FILE]   (-q: few repetitions, for a smoke test)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ashmem_uapi.h"
+
+#define KiB 1024UL
+#define MiB (1024 * KiB)
+
+static long page;
+static int quick;
+
+static double tsc_hz;
+
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Seconds, from the TSC: the test guest has no clock better than jiffies
+ * (10 ms), so the TSC is the time base, converted once against the clock
+ * over a long enough interval. Ratios do not depend on the conversion.
+ */
+static double now(void)
+{
+	return __builtin_ia32_rdtsc() / tsc_hz;
+}
+
+static void calibrate(double seconds)
+{
+	double w0 = wall(), w1;
+	uint64_t t0 = __builtin_ia32_rdtsc();
+
+	while ((w1 = wall()) - w0 < seconds)
+		;
+	tsc_hz = (__builtin_ia32_rdtsc() - t0) / (w1 - w0);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "ashmem_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* A region of `size` bytes; mapped shared when `map` is not NULL. */
+static int ashmem_region(size_t size, char **map)
+{
+	int fd = open(ASHMEM_DEVICE, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		die("open " ASHMEM_DEVICE);
+	if (ioctl(fd, ASHMEM_SET_SIZE, size))
+		die("ASHMEM_SET_SIZE");
+	if (map) {
+		*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (*map == MAP_FAILED)
+			die("mmap ashmem");
+	}
+	return fd;
+}
+
+static int memfd_region(size_t size, char **map)
+{
+	int fd = memfd_create("bench", MFD_CLOEXEC);
+
+	if (fd < 0)
+		die("memfd_create");
+	if (ftruncate(fd, size))
+		die("ftruncate");
+	if (map) {
+		*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (*map == MAP_FAILED)
+			die("mmap memfd");
+	}
+	return fd;
+}
+
+/* A figure: the ashmem value, its baseline, and what the ratio means. */
+struct figure {
+	const char *key, *what, *unit;
+	double ashmem, baseline, ratio;
+	const char *baseline_name, *target;
+	int met;
+};
+
+static struct figure figures[16];
+static int nfigures;
+
+static void add(const char *key, const char *what, const char *unit, double ashmem,
+		const char *baseline_name, double baseline, double ratio, const char *target,
+		int met)
+{
+	figures[nfigures++] = (struct figure){ key, what, unit, ashmem, baseline, ratio,
+					       baseline_name, target, met };
+}
+
+/* 1. Region lifecycle: open, name, size 64 KiB, mmap, touch a page, munmap, close. */
+static double lifecycle(int use_ashmem, int n)
+{
+	double t0 = now();
+
+	for (int i = 0; i < n; i++) {
+		int fd;
+		char *p;
+
+		if (use_ashmem) {
+			fd = open(ASHMEM_DEVICE, O_RDWR | O_CLOEXEC);
+			if (fd < 0 || ioctl(fd, ASHMEM_SET_NAME, "bench") ||
+			    ioctl(fd, ASHMEM_SET_SIZE, 64 * KiB))
+				die("ashmem lifecycle");
+		} else {
+			fd = memfd_create("bench", MFD_CLOEXEC);
+			if (fd < 0 || ftruncate(fd, 64 * KiB))
+				die("memfd lifecycle");
+		}
+		p = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			die("lifecycle mmap");
+		p[0] = 1;
+		munmap(p, 64 * KiB);
+		close(fd);
+	}
+	return n / (now() - t0);
+}
+
+/* 2. Fault-in: write one byte per page of a fresh shared mapping. */
+static double fault_in(int use_ashmem, size_t size)
+{
+	char *p;
+	int fd = use_ashmem ? ashmem_region(size, &p) : memfd_region(size, &p);
+	double t0 = now(), mbps;
+
+	for (size_t off = 0; off < size; off += page)
+		p[off] = 1;
+	mbps = size / MiB / (now() - t0);
+	munmap(p, size);
+	close(fd);
+	return mbps;
+}
+
+static void pin_op(int fd, int cmd, size_t pg)
+{
+	struct ashmem_pin pin = { (uint32_t)(pg * page), (uint32_t)page };
+
+	if (ioctl(fd, cmd, &pin) < 0)
+		die(cmd == ASHMEM_PIN ? "ASHMEM_PIN" : "ASHMEM_UNPIN");
+}
+
+/*
+ * 3. PIN/UNPIN latency with `ranges` unpinned ranges in the region: every
+ * other page of the first 2 * ranges pages is unpinned; the operation is
+ * UNPIN then PIN of a page in the middle of them, which merges with its two
+ * neighbours and splits again.
+ */
+static double pin_latency(int fd, size_t ranges, int n)
+{
+	/* An odd page, so pinned, between two unpinned ones (next to page 0 for one range). */
+	size_t mid = ranges > 1 ? 2 * (ranges / 2) - 1 : 1;
+	double t0;
+
+	for (size_t i = 0; i < ranges; i++)
+		pin_op(fd, ASHMEM_UNPIN, 2 * i);
+	t0 = now();
+	for (int i = 0; i < n; i++) {
+		pin_op(fd, ASHMEM_UNPIN, mid);
+		pin_op(fd, ASHMEM_PIN, mid);
+	}
+	t0 = (now() - t0) / n * 1e9;
+	for (size_t i = 0; i < ranges; i++)
+		pin_op(fd, ASHMEM_PIN, 2 * i);
+	return t0;
+}
+
+/* 4. Purge: pages per second freed by PURGE_ALL_CACHES, or by punching a memfd. */
+static double purge(int use_ashmem, size_t size)
+{
+	struct ashmem_pin all = { 0, 0 };
+	char *p;
+	int fd = use_ashmem ? ashmem_region(size, &p) : memfd_region(size, &p);
+	double t0, rate;
+
+	memset(p, 1, size);
+	if (use_ashmem && ioctl(fd, ASHMEM_UNPIN, &all))
+		die("ASHMEM_UNPIN");
+	t0 = now();
+	if (use_ashmem) {
+		if (ioctl(fd, ASHMEM_PURGE_ALL_CACHES) < 0)
+			die("ASHMEM_PURGE_ALL_CACHES (needs CAP_SYS_ADMIN)");
+	} else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size)) {
+		die("fallocate");
+	}
+	rate = size / page / (now() - t0);
+	munmap(p, size);
+	close(fd);
+	return rate;
+}
+
+/* 5. Threads on independent regions: UNPIN/PIN pairs per second, in total. */
+struct worker {
+	int fd;
+	double seconds;
+	long ops;
+};
+
+static void *worker(void *arg)
+{
+	struct worker *w = arg;
+	double t0 = now();
+	long ops = 0;
+
+	while (now() - t0 < w->seconds) {
+		for (int i = 0; i < 100; i++) {
+			pin_op(w->fd, ASHMEM_UNPIN, 1);
+			pin_op(w->fd, ASHMEM_PIN, 1);
+		}
+		ops += 100;
+	}
+	w->seconds = now() - t0;
+	w->ops = ops;
+	return NULL;
+}
+
+static double threads(int n, double seconds)
+{
+	struct worker w[2];
+	pthread_t t[2];
+	double rate = 0;
+	char *p;
+
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct worker){ ashmem_region(16 * page, &p), seconds, 0 };
+		pthread_create(&t[i], NULL, worker, &w[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		rate += w[i].ops / w[i].seconds;
+		close(w[i].fd);
+	}
+	return rate;
+}
+
+/* 6. Kernel memory (slab) per open region, from /proc/meminfo. */
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':')
+			v = atol(line + strlen(key) + 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * Opens `n` regions of each kind and keeps them open, in alternating chunks,
+ * adding up the growth of Slab per kind: nothing is freed in between, so
+ * neither kind reuses objects the other freed. A first chunk of each, not
+ * counted, uses up the free objects left from earlier figures.
+ */
+static void slab_per_region(int n, double *ashmem, double *memfd)
+{
+	int chunk = n / 4, total = 2 * (n + chunk), used = 0;
+	int *fds = calloc(total, sizeof(*fds));
+	long grew[2] = { 0, 0 };
+
+	if (!fds)
+		die("calloc");
+	for (int round = 0; round < 5; round++) {
+		for (int kind = 0; kind < 2; kind++) {
+			long before = meminfo_kb("Slab");
+
+			for (int i = 0; i < chunk; i++) {
+				char *p;
+
+				/* With its backing file, as a memfd always has one. */
+				fds[used] = kind == 0 ? ashmem_region(64 * KiB, &p) :
+							memfd_region(64 * KiB, &p);
+				munmap(p, 64 * KiB);
+				used++;
+			}
+			if (round > 0)
+				grew[kind] += meminfo_kb("Slab") - before;
+		}
+	}
+	for (int i = 0; i < used; i++)
+		close(fds[i]);
+	free(fds);
+	*ashmem = grew[0] * 1024.0 / (4 * chunk);
+	*memfd = grew[1] * 1024.0 / (4 * chunk);
+}
+
+static void write_json(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die(path);
+	fprintf(f, "{\n  \"schema\": \"ashmem-bench/1\",\n  \"quick\": %s,\n  \"figures\": [\n",
+		quick ? "true" : "false");
+	for (int i = 0; i < nfigures; i++) {
+		struct figure *g = &figures[i];
+
+		fprintf(f,
+			"    {\"key\": \"%s\", \"what\": \"%s\", \"unit\": \"%s\", \"ashmem\": %.6g, "
+			"\"baseline\": \"%s\", \"baseline_value\": %.6g, \"ratio\": %.4f, "
+			"\"target\": \"%s\", \"met\": %s}%s\n",
+			g->key, g->what, g->unit, g->ashmem, g->baseline_name, g->baseline, g->ratio,
+			g->target, g->met ? "true" : "false", i + 1 < nfigures ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *json = NULL;
+	int rounds, opt;
+	double a[9], b[9], x, y;
+	struct rlimit nofile = { 30000, 30000 };
+
+	while ((opt = getopt(argc, argv, "qo:")) != -1) {
+		if (opt == 'q')
+			quick = 1;
+		else if (opt == 'o')
+			json = optarg;
+		else {
+			fprintf(stderr, "usage: %s [-q] [-o FILE]\n", argv[0]);
+			return 2;
+		}
+	}
+	page = sysconf(_SC_PAGESIZE);
+	rounds = quick ? 3 : 9;
+	calibrate(quick ? 0.3 : 1.0);
+	if (setrlimit(RLIMIT_NOFILE, &nofile))
+		die("setrlimit(RLIMIT_NOFILE)");
+
+	/* 1 */
+	for (int r = 0; r < rounds; r++) {
+		int n = quick ? 200 : 2000;
+
+		a[r] = lifecycle(1, n);
+		b[r] = lifecycle(0, n);
+	}
+	x = median(a, rounds);
+	y = median(b, rounds);
+	add("lifecycle", "region lifecycle (open, name, size 64 KiB, mmap, touch, munmap, close)",
+	    "per s", x, "memfd", y, x / y, ">= 0.85", x / y >= 0.85);
+
+	/* 2 */
+	for (int r = 0; r < rounds; r++) {
+		size_t size = quick ? 16 * MiB : 256 * MiB;
+
+		a[r] = fault_in(1, size);
+		b[r] = fault_in(0, size);
+	}
+	x = median(a, rounds);
+	y = median(b, rounds);
+	add("fault_in", "fault-in of a 256 MiB shared mapping", "MiB/s", x, "memfd", y, x / y,
+	    ">= 0.97", x / y >= 0.97);
+
+	/* 3 */
+	{
+		size_t counts[] = { 1, 100, 10000 };
+		double ns[3];
+		char *p;
+		int fd = ashmem_region(20002 * page, &p);
+		int n = quick ? 2000 : 20000;
+
+		for (int c = 0; c < 3; c++) {
+			for (int r = 0; r < rounds; r++)
+				a[r] = pin_latency(fd, counts[c], n);
+			ns[c] = median(a, rounds);
+		}
+		munmap(p, 20002 * page);
+		close(fd);
+		add("pin_100", "UNPIN+PIN with 100 unpinned ranges", "ns", ns[1],
+		    "1 range", ns[0], ns[1] / ns[0], "(info)", 1);
+		add("pin_10000", "UNPIN+PIN with 10,000 unpinned ranges", "ns", ns[2],
+		    "1 range", ns[0], ns[2] / ns[0], "<= 3", ns[2] / ns[0] <= 3);
+	}
+
+	/* 4 */
+	for (int r = 0; r < rounds; r++) {
+		size_t size = quick ? 8 * MiB : 64 * MiB;
+
+		a[r] = purge(1, size);
+		b[r] = purge(0, size);
+	}
+	x = median(a, rounds);
+	y = median(b, rounds);
+	add("purge", "purge of 64 MiB: PURGE_ALL_CACHES vs fallocate(PUNCH_HOLE)", "pages/s", x,
+	    "memfd punch", y, x / y, ">= 0.9", x / y >= 0.9);
+
+	/* 5 */
+	for (int r = 0; r < rounds; r++) {
+		double s = quick ? 0.2 : 1.0;
+
+		a[r] = threads(2, s);
+		b[r] = threads(1, s);
+	}
+	x = median(a, rounds);
+	y = median(b, rounds);
+	add("threads", "UNPIN+PIN pairs/s, 2 threads on own regions vs 1 thread", "per s", x,
+	    "1 thread", y, x / y, ">= 1.7", x / y >= 1.7);
+
+	/* 6 */
+	{
+		int n = quick ? 1000 : 10000;
+
+		for (int r = 0; r < (quick ? 1 : 3); r++)
+			slab_per_region(n, &a[r], &b[r]);
+		x = median(a, quick ? 1 : 3);
+		y = median(b, quick ? 1 : 3);
+		add("slab", "kernel memory (slab) per open region, 10,000 regions", "bytes", x,
+		    "memfd", y, x / y, "<= 1.5", x / y <= 1.5);
+	}
+
+	printf("%-66s %12s %14s %12s %8s %-8s %s\n", "figure", "ashmem", "baseline", "", "ratio",
+	       "target", "met");
+	for (int i = 0; i < nfigures; i++) {
+		struct figure *g = &figures[i];
+
+		printf("%-66s %12.4g %14.4g %-12s %8.3f %-8s %s\n", g->what, g->ashmem, g->baseline,
+		       g->baseline_name, g->ratio, g->target, g->met ? "yes" : "NO");
+	}
+	printf("(units: lifecycle per s, fault-in MiB/s, pin ns per UNPIN+PIN, purge pages/s, "
+	       "threads pairs/s, slab bytes; %d rounds%s; TSC %.0f MHz)\n", rounds,
+	       quick ? ", quick" : "", tsc_hz / 1e6);
+	if (json)
+		write_json(json);
+	return 0;
+}

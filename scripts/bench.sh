@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make bench`: run bench/ashmem_bench.c in the test guest (2 vCPUs) and print
+# its table; the JSON goes to build/<kernel>/bench.json. -q: a short smoke run.
+set -euo pipefail
+
+usage() { echo "usage: $0 [-q]   (env: SERIES=7.2, KVM=1)" >&2; exit 2; }
+quick=
+case "${1:-}" in
+	-q) quick=-q ;;
+	"") ;;
+	*) usage ;;
+esac
+[ $# -le 1 ] || usage
+top=$(realpath "$(dirname "$0")/..")
+cd "$top"
+scripts/deps.sh >&2
+# shellcheck source=scripts/toolchain.sh
+. scripts/toolchain.sh
+kdir=$(scripts/test-kernel.sh "${SERIES:-7.2}")
+out=$top/build/$(basename "$kdir")
+make --no-print-directory module KDIR="$kdir" MO="$out/module" >&2
+root=$out/bench-root
+rm -rf "$root"
+mkdir -p "$root/lib/modules" "$root/bin"
+cp "$out/module/ashmem_linux.ko" "$root/lib/modules/"
+gcc -O2 -Wall -Werror -static -pthread -I selftests/ashmem -o "$root/bin/ashmem_bench" \
+	bench/ashmem_bench.c
+printf 'BENCH_ARGS=%s\n' "$quick" | cat - scripts/guest/bench-job.sh >"$root/job"
+LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" >"$out/bench.out"
+# The job prints the table, then the JSON between two marker lines.
+sed '/^### bench.json$/,$d' "$out/bench.out"
+sed -n '/^### bench.json$/,/^### end$/p' "$out/bench.out" | sed '1d;$d' >"$out/bench.json"
+python3 -m json.tool "$out/bench.json" >/dev/null
+echo "JSON: $out/bench.json"

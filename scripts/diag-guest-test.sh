@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run the real scripts/ashmem-diag against the real driver in the QEMU test
+# guest: build selftests/diag/workload (static), assemble a guest root with
+# the module, Debian's python3 (scripts/guest-python.sh), the tool, the
+# checker and the workload, boot it and print the checker's TAP, headed
+# "# diag: ashmem-diag in the guest". Exits non-zero when a check fails, the
+# guest fails, or its kernel log shows a splat.
+#
+#   KDIR  the test kernel tree (scripts/test-kernel.sh prints it)
+#   KO    the module built against it (ashmem_linux.ko)
+#   OUT   output directory: workload, guest root, results.tap, logs/
+set -euo pipefail
+
+usage() { echo "usage: $0 KDIR KO OUT   (env: KVM=1, TIMEOUT=S as for scripts/guest-run.sh)" >&2; exit 2; }
+[ $# -eq 3 ] || usage
+kdir=$1 ko=$2 out=$3
+top=$(realpath "$(dirname "$0")/..")
+[ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "diag-guest-test: no bzImage in $kdir" >&2; exit 1; }
+[ -f "$ko" ] || { echo "diag-guest-test: no module $ko" >&2; exit 1; }
+mkdir -p "$out"
+out=$(realpath "$out")
+
+gcc -O2 -Wall -Wextra -Werror -static -o "$out/workload" "$top/selftests/diag/workload.c"
+
+root=$out/diag-root
+rm -rf "$root"
+mkdir -p "$root/lib/modules" "$root/diag"
+cp "$ko" "$root/lib/modules/ashmem_linux.ko"
+"$top/scripts/guest-python.sh" "$root"
+cp "$top/scripts/ashmem-diag" "$top/selftests/diag/check_diag.py" "$out/workload" "$root/diag/"
+cp "$top/scripts/guest/diag-job.sh" "$root/job"
+
+guest=0
+LOGDIR=$out/logs "$top/scripts/guest-run.sh" "$kdir" "$root" | tee "$out/results.tap" || guest=$?
+summary=0
+"$top/scripts/tap-summary.sh" <"$out/results.tap" >&2 || summary=$?
+[ "$guest" = 0 ] || echo "diag-guest-test: guest run failed (status $guest): logs in $out/logs" >&2
+[ "$guest" = 0 ] && [ "$summary" = 0 ]

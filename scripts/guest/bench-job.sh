@@ -1,0 +1,8 @@
+# Guest job for `make bench` (BENCH_ARGS is prepended by scripts/bench.sh):
+# load the module, run the benchmark, print its JSON between markers.
+insmod /lib/modules/ashmem_linux.ko || exit 1
+/bin/ashmem_bench $BENCH_ARGS -o /tmp/bench.json || exit 1
+echo "### bench.json"
+cat /tmp/bench.json
+echo "### end"
+rmmod ashmem_linux
