@@ -4,10 +4,29 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 # Build output stays out of the source tree (Kbuild's MO=), one directory per kernel.
 MO ?= $(CURDIR)/build/$(or $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null),default)/module
+KERNELRELEASE_OF_KDIR := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 SERIES ?= 7.2
+# The package version is defined once, in dkms.conf.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
 
-# Warnings are errors for both the Rust crate and any C shim.
-MODULE_FLAGS := KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror $(if $(CLIPPY),CLIPPY=1) MO=$(MO)
+# Warnings are errors for both the Rust crate and any C shim (WERROR=0 turns
+# that off: DKMS builds on users' hosts do, a newer compiler's new warning must
+# not stop a kernel upgrade).
+WERROR ?= 1
+MODULE_FLAGS := $(if $(filter 1,$(WERROR)),KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror) \
+	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) MO=$(MO)
+
+# Install locations (`make install DESTDIR=... PREFIX=...`).
+DESTDIR ?=
+PREFIX ?= /usr
+MODDIR ?= /lib/modules/$(KERNELRELEASE_OF_KDIR)/updates
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+# Module signing (`make sign`): the kernel's sign-file, your key and certificate.
+SIGN_KEY ?=
+SIGN_CERT ?=
+SIGN_HASH ?= sha256
+SIGN_FILE ?= $(KDIR)/scripts/sign-file
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
@@ -16,12 +35,47 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 
 help: ## List the targets.
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
-		awk -F':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
-	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  KVM=1  KERNEL_SRC=DIR"
+		awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  KERNEL_SRC=DIR"
+	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
 module: ## Build ashmem_linux.ko against KDIR (default: the running kernel).
+	@scripts/kdir-check.sh $(KDIR)
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(MODULE_FLAGS) modules
 	@echo "built $(MO)/ashmem_linux.ko"
+
+sign: ## Sign the built module for Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.der (see README).
+	@[ -n "$(SIGN_KEY)" ] && [ -n "$(SIGN_CERT)" ] || \
+		{ echo "make sign: set SIGN_KEY=private key and SIGN_CERT=certificate (see README, Secure Boot)" >&2; exit 2; }
+	@[ -x $(SIGN_FILE) ] || \
+		{ echo "make sign: no $(SIGN_FILE) (install the kernel's build tree, or set SIGN_FILE)" >&2; exit 1; }
+	@[ -f $(MO)/ashmem_linux.ko ] || { echo "make sign: build the module first (make module)" >&2; exit 1; }
+	$(SIGN_FILE) $(SIGN_HASH) $(SIGN_KEY) $(SIGN_CERT) $(MO)/ashmem_linux.ko
+	@tail -c 28 $(MO)/ashmem_linux.ko | grep -q '~Module signature appended~' && \
+		echo "signed $(MO)/ashmem_linux.ko"
+
+install: install-files ## Install module, udev rule and modules-load.d entry (DESTDIR, PREFIX honoured).
+	@[ -f $(MO)/ashmem_linux.ko ] || $(MAKE) --no-print-directory module
+	install -D -m 0644 $(MO)/ashmem_linux.ko $(DESTDIR)$(MODDIR)/ashmem_linux.ko
+	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
+
+install-files: ## Install only the udev rule and the modules-load.d entry (with DKMS).
+	install -D -m 0644 packaging/60-ashmem.rules $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules
+	install -D -m 0644 packaging/ashmem_linux.conf $(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+
+uninstall: ## Remove what `make install` installed (DESTDIR, PREFIX honoured).
+	rm -f $(DESTDIR)$(MODDIR)/ashmem_linux.ko $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules \
+		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
+
+host-check: ## Say whether KDIR (default: the running kernel) can build the module, or what is missing.
+	@scripts/kdir-check.sh $(KDIR)
+
+dkms-install: ## Register with DKMS (source in /usr/src), build and install for KVER (default: running kernel).
+	scripts/dkms.sh install
+
+dkms-remove: ## Uninstall from every kernel, unregister from DKMS and delete the /usr/src copy.
+	scripts/dkms.sh remove
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	scripts/deps.sh
@@ -29,8 +83,10 @@ deps: ## Install the build and test dependencies (as root), or say what is missi
 kdir: ## Build the test kernel if needed and print its tree.
 	@scripts/test-kernel.sh $(SERIES)
 
-check: ## Full test run: kernel, module, clippy, rustfmt, selftests in a QEMU guest.
-	SERIES=$(SERIES) scripts/check.sh
+# `make check` tests every supported series unless SERIES is given.
+CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),7.2 7.3)
+check: ## Full test run on Linux 7.2 and 7.3: module, clippy, rustfmt, install/sign, DKMS, modprobe and selftests in QEMU.
+	SERIES="$(CHECK_SERIES)" scripts/check.sh
 
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
 	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q)
@@ -55,4 +111,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module deps kdir check bench demo diag-test diag-guest fmt fmt-check clean
+.PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
+	bench demo diag-test diag-guest fmt fmt-check clean

@@ -10,6 +10,7 @@
 
 use kernel::prelude::*;
 
+mod compat;
 mod device;
 mod diag;
 mod fops;
@@ -19,6 +20,10 @@ mod pin;
 mod region;
 mod shmem;
 mod uapi;
+
+// Linux 7.3 and later: `module!` no longer defines `THIS_MODULE` here (see `compat`).
+#[cfg(ashmem_this_module_in_metadata)]
+use compat::THIS_MODULE;
 
 module! {
     type: AshmemModule,

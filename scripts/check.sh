@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The whole test run: dependencies, test kernel, module (warnings as errors,
-# clippy), rustfmt, selftests in a QEMU guest. Ends with "N passed, N failed".
+# The whole test run, for each kernel series: test kernel, module (warnings as
+# errors, clippy), rustfmt, make install/sign, the DKMS lifecycle, then a QEMU
+# guest that loads the module DKMS installed with modprobe, as Waydroid does,
+# and runs the selftests. Ends with "N passed, N failed" over every case of
+# every kernel.
 set -euo pipefail
 
-[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=7.2, KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"7.2 7.3\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
-series=${SERIES:-7.2}
+read -r -a series <<<"${SERIES:-7.2 7.3}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -15,41 +18,61 @@ scripts/deps.sh
 # shellcheck source=scripts/toolchain.sh
 . scripts/toolchain.sh
 
-step "test kernel $series"
-kdir=$(scripts/test-kernel.sh "$series")
-ksrc=$(realpath "$kdir/source")
-echo "$kdir" >&2
+guest_failed=()
+outs=()
+for s in "${series[@]}"; do
+	step "$s: test kernel"
+	kdir=$(scripts/test-kernel.sh "$s")
+	ksrc=$(realpath "$kdir/source")
+	echo "$kdir" >&2
+	out=$top/build/$(basename "$kdir")
+	outs+=("$s $out")
 
-out=$top/build/$(basename "$kdir")
-step "module (clippy, warnings as errors)"
-make --no-print-directory module KDIR="$kdir" MO="$out/module" CLIPPY=1
+	step "$s: module (clippy, warnings as errors)"
+	make --no-print-directory module KDIR="$kdir" MO="$out/module" CLIPPY=1
 
-step "rustfmt"
-make --no-print-directory fmt-check KDIR="$kdir"
+	step "$s: rustfmt"
+	make --no-print-directory fmt-check KDIR="$kdir"
 
-step "selftests (64-bit and 32-bit)"
-# From scratch: the binary of a test source since removed must not run.
-rm -rf "$out/selftests"
-make --no-print-directory -C selftests/ashmem KSRC="$ksrc" OUT="$out/selftests" >/dev/null
+	step "$s: selftests (64-bit and 32-bit)"
+	# From scratch: the binary of a test source since removed must not run.
+	rm -rf "$out/selftests"
+	make --no-print-directory -C selftests/ashmem KSRC="$ksrc" OUT="$out/selftests" >/dev/null
 
-step "guest run"
-root=$out/guest-root
-rm -rf "$root"
-mkdir -p "$root/lib/modules" "$root/selftests"
-cp "$out/module/ashmem_linux.ko" "$root/lib/modules/"
-cp -r "$out/selftests/64" "$out/selftests/32" "$root/selftests/"
-cp scripts/guest/selftests-job.sh "$root/job"
-guest=0
-LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" | tee "$out/results.tap" || guest=$?
+	step "$s: make install, uninstall, sign"
+	scripts/install-test.sh "$kdir" "$out/module" "$out" | tee "$out/packaging.tap"
+
+	step "$s: DKMS lifecycle"
+	# Leaves the modules tree DKMS installed in $out/guest/lib/modules.
+	scripts/dkms-test.sh "$kdir" "$out" | tee "$out/dkms.tap"
+
+	step "$s: guest run"
+	root=$out/guest-root
+	rm -rf "$root"
+	mkdir -p "$root/selftests" "$root/bin"
+	cp -a "$out/guest/." "$root/"
+	cp -r "$out/selftests/64" "$out/selftests/32" "$root/selftests/"
+	scripts/guest-kmod.sh "$root"
+	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" scripts/guest/ashmem-user.c
+	cp scripts/guest/selftests-job.sh "$root/job"
+	rc=0
+	LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" | tee "$out/results.tap" || rc=$?
+	[ "$rc" = 0 ] || guest_failed+=("$s: guest run failed (status $rc), logs in $out/logs")
+done
 
 step "results"
-# Per build, then the total that CI reads (the last line).
-for part in "selftest: 64-bit" "selftest: 32-bit" "kunit:"; do
-	printf '%s ' "$part"
-	awk -v want="# $part" '/^# (selftest|kunit): / { on = index($0, want) == 1 } on' \
-		"$out/results.tap" | scripts/tap-summary.sh | tail -n 1 || true
+# Per kernel and part, then the total that CI reads (the last line).
+parts=(dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" kunit:)
+for so in "${outs[@]}"; do
+	s=${so%% *} out=${so#* }
+	cat "$out/dkms.tap" "$out/packaging.tap" "$out/results.tap" >"$out/all.tap"
+	for part in "${parts[@]}"; do
+		printf '%s %s ' "$s" "$part"
+		awk -v want="# $part" '/^# (dkms|packaging|modprobe|selftest|kunit): / { on = index($0, want) == 1 } on' \
+			"$out/all.tap" | scripts/tap-summary.sh | tail -n 1 || true
+	done
 done
+for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
-scripts/tap-summary.sh <"$out/results.tap" || summary=$?
-[ "$guest" = 0 ] || echo "guest run failed (status $guest): logs in $out/logs" >&2
-[ "$guest" = 0 ] && [ "$summary" = 0 ]
+for so in "${outs[@]}"; do cat "${so#* }/all.tap"; done | scripts/tap-summary.sh || summary=$?
+[ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]

@@ -16,7 +16,7 @@ here=$(dirname "$(realpath "$0")")
 # shellcheck source=scripts/toolchain.sh
 . "$here/toolchain.sh"
 
-packages=(make gcc gcc-multilib flex bison bc libelf-dev libssl-dev cpio xz-utils kmod
+packages=(make gcc gcc-multilib flex bison bc libelf-dev libssl-dev openssl cpio xz-utils kmod dkms
 	qemu-system-x86 busybox-static libclang-19-dev clang-19 python3)
 bindgen_version=0.72.1
 

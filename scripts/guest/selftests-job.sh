@@ -1,7 +1,52 @@
-# Guest job: load the module (its KUnit tests run then), run every selftest
-# program (64-bit, then 32-bit), and unload the module. TAP goes to the result channel.
-export ASHMEM_KO=/lib/modules/ashmem_linux.ko
-insmod "$ASHMEM_KO" || { echo "# insmod $ASHMEM_KO failed"; exit 1; }
+# Guest job. /lib/modules/$(uname -r) is the tree DKMS installed into (our
+# module under updates/, a same-named stand-in under kernel/), and /sbin holds
+# the real kmod. First what Waydroid does: with no /dev/ashmem, depmod, then
+# `modprobe -q ashmem_linux`, and the node must be there, a char device, mode
+# 0666, usable by a non-root user. Then the module's KUnit results (they ran at
+# load), every selftest program (64-bit, then 32-bit), and `modprobe -r`.
+# TAP goes to the result channel.
+#
+# kmod's tools are called by their path: busybox's shell would run its own
+# applets of the same names (which ignore depmod's updates/ priority) first.
+export PATH=/sbin:/bin
+depmod=/sbin/depmod modprobe=/sbin/modprobe modinfo=/sbin/modinfo
+n=0
+check() { # NAME COMMAND...: one TAP case
+	name=$1
+	shift
+	n=$((n + 1))
+	if out=$("$@" 2>&1); then
+		echo "ok $n $name"
+	else
+		echo "not ok $n $name"
+		[ -z "$out" ] || echo "$out" | sed 's/^/#   /'
+	fi
+}
+kver=$(uname -r)
+updates_module() { $modinfo -n ashmem_linux | grep "^/lib/modules/$kver/updates/"; }
+is_dkms_build() {
+	want=$(cat /ashmem_linux.sha256)
+	have=$(sha256sum "$($modinfo -n ashmem_linux)" | cut -d' ' -f1)
+	echo "loaded $have, DKMS installed $want, version $(cat /sys/module/ashmem_linux/version)"
+	[ "$have" = "$want" ] && ! dmesg | grep -q 'ashmem_linux decoy'
+}
+mode_0666() { m=$(stat -c %a /dev/ashmem); echo "mode $m"; [ "$m" = 666 ]; }
+loaded() { grep -q '^ashmem_linux ' /proc/modules; }
+
+echo "# modprobe: ashmem_linux as Waydroid loads it"
+echo "1..8"
+check no_dev_ashmem_before_modprobe sh -c '! test -e /dev/ashmem && ! grep -q "^ashmem_linux " /proc/modules'
+check depmod_indexes_the_dkms_module sh -c "$depmod && grep '^updates/.*ashmem_linux.ko:' /lib/modules/$kver/modules.dep"
+check modinfo_resolves_to_updates_not_in_tree updates_module
+check modprobe_q_ashmem_linux $modprobe -q ashmem_linux
+check loaded_module_is_the_dkms_build is_dkms_build
+check dev_ashmem_is_a_char_device test -c /dev/ashmem
+check dev_ashmem_mode_0666 mode_0666
+check non_root_user_opens_sizes_maps_writes /bin/ashmem-user 1000
+
+export ASHMEM_KO
+ASHMEM_KO=$($modinfo -n ashmem_linux)
+loaded || { echo "# ashmem_linux is not loaded: no selftests"; exit 1; }
 # The module's KUnit suites ran at load: pass their test cases on as TAP.
 echo "# kunit: ashmem_linux"
 kunit=$(dmesg | awk '
@@ -18,5 +63,9 @@ for bits in 64 32; do
 		"$t" || rc=1
 	done
 done
-rmmod ashmem_linux || { echo "# rmmod ashmem_linux failed"; rc=1; }
+
+echo "# modprobe: ashmem_linux removal"
+echo "1..1"
+n=0
+check modprobe_r_unloads_and_removes_node sh -c "$modprobe -r ashmem_linux"' && ! grep -q "^ashmem_linux " /proc/modules && ! test -e /dev/ashmem'
 exit $rc
