@@ -13,16 +13,9 @@ esac
 [ $# -le 1 ] || usage
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
-scripts/deps.sh >&2
-# shellcheck source=scripts/toolchain.sh
-. scripts/toolchain.sh
-kdir=$(scripts/test-kernel.sh "${SERIES:-7.2}")
-out=$top/build/$(basename "$kdir")
-make --no-print-directory module KDIR="$kdir" MO="$out/module" >&2
-root=$out/bench-root
-rm -rf "$root"
-mkdir -p "$root/lib/modules" "$root/bin"
-cp "$out/module/ashmem_linux.ko" "$root/lib/modules/"
+# shellcheck source=scripts/guest-root.sh
+. scripts/guest-root.sh
+guest_root bench
 gcc -O2 -Wall -Werror -static -pthread -I selftests/ashmem -o "$root/bin/ashmem_bench" \
 	bench/ashmem_bench.c
 printf 'BENCH_ARGS=%s\n' "$quick" | cat - scripts/guest/bench-job.sh >"$root/job"

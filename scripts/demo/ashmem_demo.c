@@ -20,31 +20,10 @@
 #include <unistd.h>
 
 #include "ashmem_uapi.h"
+#include "demo.h"
 
 #define REGION_NAME "demo-region"
 #define REGION_SIZE (64 * 1024)
-
-static void show_file(const char *title, const char *path, const char *match)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	printf("%s (%s):\n", title, path);
-	if (!f) {
-		printf("  cannot open: %s\n", strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), f))
-		if (!match || strstr(line, match))
-			printf("  %s", line);
-	fclose(f);
-}
-
-static int fail(const char *what)
-{
-	printf("%s failed: %s\n", what, strerror(errno));
-	return 1;
-}
 
 int main(void)
 {

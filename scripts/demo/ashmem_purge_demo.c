@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ashmem_uapi.h"
+#include "demo.h"
 
 #define MiB (1024 * 1024)
 #define CGROUP "/sys/fs/cgroup/ashmem-demo"
@@ -30,12 +31,6 @@
 #define PINNED_SIZE (4 * MiB)
 #define CACHE_SIZE (32 * MiB)
 #define ANON_SIZE (40 * MiB)
-
-static int fail(const char *what)
-{
-	printf("%s failed: %s\n", what, strerror(errno));
-	return 1;
-}
 
 static int write_file(const char *path, const char *text)
 {
@@ -47,22 +42,6 @@ static int write_file(const char *path, const char *text)
 	n = write(fd, text, strlen(text));
 	close(fd);
 	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static void show(const char *title, const char *path, const char *match)
-{
-	char line[512];
-	FILE *f = fopen(path, "r");
-
-	printf("%s (%s):\n", title, path);
-	if (!f) {
-		printf("  cannot open: %s\n", strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), f))
-		if (!match || strstr(line, match))
-			printf("  %s", line);
-	fclose(f);
 }
 
 static void show_shrinker_count(void)
@@ -137,7 +116,7 @@ static int child(void)
 	show_fdinfo(cfd, "demo-cache fdinfo");
 	printf("shrinker count, before pressure:\n");
 	show_shrinker_count();
-	show("cgroup memory.current", CGROUP "/memory.current", NULL);
+	show_file("cgroup memory.current", CGROUP "/memory.current", NULL);
 
 	printf("allocating %d MiB of anonymous memory (limit %d MiB)...\n", ANON_SIZE / MiB,
 	       LIMIT / MiB);
@@ -146,7 +125,7 @@ static int child(void)
 		return fail("malloc");
 	memset(anon, 0xaa, ANON_SIZE);
 	printf("... done, still alive\n");
-	show("cgroup memory.current", CGROUP "/memory.current", NULL);
+	show_file("cgroup memory.current", CGROUP "/memory.current", NULL);
 	show_fdinfo(cfd, "demo-cache fdinfo");
 	printf("shrinker count, after pressure:\n");
 	show_shrinker_count();
@@ -158,7 +137,7 @@ static int child(void)
 	       (unsigned char)cache[0], (unsigned char)cache[CACHE_SIZE - 1]);
 	printf("demo-pinned checksum %016llx: %s\n", (unsigned long long)checksum(pinned, PINNED_SIZE),
 	       checksum(pinned, PINNED_SIZE) == sum ? "intact" : "CHANGED");
-	show("driver summary", "/sys/kernel/debug/ashmem/summary", NULL);
+	show_file("driver summary", "/sys/kernel/debug/ashmem/summary", NULL);
 	return ret == ASHMEM_WAS_PURGED && checksum(pinned, PINNED_SIZE) == sum ? 0 : 1;
 }
 
@@ -194,7 +173,7 @@ int main(void)
 		printf("child killed by signal %d\n", WTERMSIG(status));
 	else
 		printf("child exited with status %d\n", WEXITSTATUS(status));
-	show("cgroup memory.events", CGROUP "/memory.events", "oom");
+	show_file("cgroup memory.events", CGROUP "/memory.events", "oom");
 	rmdir(CGROUP);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
