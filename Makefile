@@ -13,8 +13,11 @@ VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.co
 # that off: DKMS builds on users' hosts do, a newer compiler's new warning must
 # not stop a kernel upgrade).
 WERROR ?= 1
+# A kernel built with clang (CONFIG_CC_IS_CLANG) wants its modules built with
+# clang too: LLVM=1 then, unless LLVM is given (LLVM=-19 picks clang-19 etc.).
+LLVM ?= $(if $(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),1)
 MODULE_FLAGS := $(if $(filter 1,$(WERROR)),KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror) \
-	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) MO=$(MO)
+	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) $(if $(LLVM),LLVM=$(LLVM)) MO=$(MO)
 
 # Install locations (`make install DESTDIR=... PREFIX=...`).
 DESTDIR ?=
@@ -83,9 +86,10 @@ deps: ## Install the build and test dependencies (as root), or say what is missi
 kdir: ## Build the test kernel if needed and print its tree.
 	@scripts/test-kernel.sh $(SERIES)
 
-# `make check` tests every supported series unless SERIES is given.
-CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),7.2 7.3)
-check: ## Full test run on Linux 7.2 and 7.3: module, clippy, rustfmt, install/sign, DKMS, modprobe and selftests in QEMU.
+# `make check` tests every supported series, and 7.2 with the debug kernel,
+# unless SERIES is given (a series, or SERIES-debug for its debug kernel).
+CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),7.2 7.3 7.2-debug)
+check: ## Full test run on Linux 7.2, 7.3 and a 7.2 debug kernel (KASAN, lockdep, kmemleak): module, clippy, rustfmt, install/sign, DKMS, modprobe, selftests in QEMU.
 	SERIES="$(CHECK_SERIES)" scripts/check.sh
 
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
