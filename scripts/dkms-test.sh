@@ -37,8 +37,11 @@ status_is() { local s; s=$(status); echo "dkms status: ${s:-(empty)}"; [ "$s" = 
 host_state() { find /var/lib/dkms /usr/src /lib/modules -maxdepth 4 -name '*ashmem*' 2>/dev/null | sort; ls -a /var/lib/dkms 2>/dev/null; }
 host_before=$(host_state)
 
-# An in-tree ashmem_linux (no version), as an older kernel would carry.
-make -s -C "$kdir" M="$top/scripts/decoy" MO="$w/decoy" modules >"$w/decoy.log" 2>&1 ||
+# An in-tree ashmem_linux (no version), as an older kernel would carry; built
+# with the kernel's compiler (clang for the debug kernel).
+llvm=()
+! grep -qx 'CONFIG_CC_IS_CLANG=y' "$kdir/.config" || llvm=(LLVM=1)
+make -s -C "$kdir" "${llvm[@]}" M="$top/scripts/decoy" MO="$w/decoy" modules >"$w/decoy.log" 2>&1 ||
 	{ cat "$w/decoy.log" >&2; exit 1; }
 decoy=$modtree/kernel/drivers/staging/android/ashmem_linux.ko
 install -D -m 0644 "$w/decoy/ashmem_linux.ko" "$decoy"

@@ -5,7 +5,8 @@
 #
 #   KVM=1      try KVM first; fall back to TCG when the guest stays silent
 #   TIMEOUT=S  seconds before a hung guest is killed (default 600)
-#   LOGDIR=D   keep console.log and results.log there (default: a temp dir)
+#   LOGDIR=D   keep console.log, results.log and splats (the console's report
+#              lines, empty when there is none) there (default: a temp dir)
 set -euo pipefail
 
 usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
@@ -73,7 +74,8 @@ elif [ "${exit_line##*: }" != 0 ]; then
 fi
 # Any kernel splat fails the run, whatever the tests said.
 splat='(WARNING:|BUG:|Oops|general protection fault|Kernel panic|kernel BUG|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|unreferenced object|UBSAN:|KASAN:|KFENCE:|rcu_sched self-detected stall|soft lockup|hard LOCKUP)'
-if grep -aEq "$splat" "$console"; then
+grep -aE "$splat" "$console" >"$logdir/splats" || true
+if [ -s "$logdir/splats" ]; then
 	echo "guest-run: kernel splat in the guest log:" >&2
 	grep -aE -B2 -A20 "$splat" "$console" | head -n 80 >&2
 	fail=1

@@ -3,7 +3,8 @@
 # the real kmod. First what Waydroid does: with no /dev/ashmem, depmod, then
 # `modprobe -q ashmem_linux`, and the node must be there, a char device, mode
 # 0666, usable by a non-root user. Then the module's KUnit results (they ran at
-# load), every selftest program (64-bit, then 32-bit), and `modprobe -r`.
+# load), every selftest program (64-bit, then 32-bit), the load/unload tests,
+# `modprobe -r`, and on a kernel with kmemleak (the debug kernel) a leak scan.
 # TAP goes to the result channel.
 #
 # kmod's tools are called by their path: busybox's shell would run its own
@@ -57,15 +58,43 @@ kunit=$(dmesg | awk '
 # A kernel without KUnit runs nothing: that is a failure, not a pass.
 echo "${kunit:-not ok 1 kunit_suites_ran_at_module_load}"
 rc=0
+# On the debug kernel: leak suspects from boot are marked seen, so that the
+# scan at the end reports only what the tests left.
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -e $kmemleak ]; then
+	echo scan >$kmemleak
+	echo clear >$kmemleak
+fi
 for bits in 64 32; do
 	for t in /selftests/"$bits"/*; do
 		echo "# selftest: $bits-bit $(basename "$t")"
 		"$t" || rc=1
 	done
 done
+# Then the load/unload tests: they leave the module loaded.
+for t in /selftests/module/*; do
+	echo "# selftest: module $(basename "$t")"
+	"$t" || rc=1
+done
 
 echo "# modprobe: ashmem_linux removal"
 echo "1..1"
 n=0
 check modprobe_r_unloads_and_removes_node sh -c "$modprobe -r ashmem_linux"' && ! grep -q "^ashmem_linux " /proc/modules && ! test -e /dev/ashmem'
+
+# kmemleak does not report objects younger than 5 s: wait, then scan (twice,
+# as its documentation advises against transient false positives).
+no_leaks() {
+	sleep 6
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	leaks=$(cat $kmemleak)
+	[ -z "$leaks" ] || { echo "$leaks" | head -n 60; return 1; }
+}
+if [ -e $kmemleak ]; then
+	echo "# kmemleak: after every test and the module's removal"
+	echo "1..1"
+	n=0
+	check kmemleak_reports_no_leak no_leaks
+fi
 exit $rc
