@@ -548,26 +548,39 @@ unsafe extern "C" fn scan_pages(
     scan.freed as c_ulong
 }
 
+/// Passes of [`purge_all`] over every list before it gives up on busy ranges.
+const PURGE_ALL_PASSES: usize = 10;
+
 /// Purges every range on the list, of every cgroup; returns the pages that were on it before.
 ///
-/// A range whose region or inode stays busy through several passes is left.
+/// Each pass looks at each entry about once: a walk of a node's lists is bounded by the number
+/// of entries on them when it starts, since a busy entry is rotated to the tail and would
+/// otherwise be found again and again, with the list lock held, by a walk that never ends
+/// while its region's owner waits for that lock. A range whose region or inode stays busy
+/// through all passes is left on the list; so are ranges unpinned while the passes run.
 pub(crate) fn purge_all() -> usize {
     let before = LRU.pages.load(Relaxed);
     // SAFETY: A plain read of a kernel constant or variable.
     let nodes = unsafe { ashmem_nr_node_ids() };
-    let mut idle = 0;
-    while LRU.pages.load(Relaxed) > 0 && idle < 10 {
-        let mut scan = Scan {
-            want: usize::MAX,
-            freed: 0,
-            nr_to_walk: c_ulong::MAX,
-        };
-        for nid in 0..nodes {
-            walk(nid as c_int, None, &mut scan);
+    for _ in 0..PURGE_ALL_PASSES {
+        if LRU.pages.load(Relaxed) == 0 {
+            break;
         }
-        LRU.ioctl_purged.fetch_add(scan.freed, Relaxed);
-        if scan.freed == 0 {
-            idle += 1;
+        let mut freed = 0;
+        for nid in 0..nodes {
+            let mut scan = Scan {
+                want: usize::MAX,
+                freed: 0,
+                // SAFETY: The list is set up while regions exist, and this ioctl comes from
+                // one; `nid` is below `nr_node_ids`.
+                nr_to_walk: unsafe { bindings::list_lru_count_node(list(), nid as c_int) },
+            };
+            walk(nid as c_int, None, &mut scan);
+            freed += scan.freed;
+        }
+        LRU.ioctl_purged.fetch_add(freed, Relaxed);
+        if freed == 0 {
+            // Only busy ranges are left: give their holders a moment.
             // SAFETY: Process context, no locks held.
             unsafe { bindings::msleep(1) };
         }
