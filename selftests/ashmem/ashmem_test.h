@@ -713,4 +713,26 @@ static inline int shrinker_scan(const char *shrinker_dir, unsigned long long ino
 	return write_text(path, cmd);
 }
 
+/* The driver's debugfs summary (root only), and the figures it gives. */
+#define ASHMEM_SUMMARY		"/sys/kernel/debug/ashmem/summary"
+
+/*
+ * The value of the "key:\t" line of the summary's totals (its first lines),
+ * -1 when the summary or the line is not there.
+ */
+static inline long long summary_value(const char *key)
+{
+	char buf[4096], *line, *save = NULL;
+	size_t keylen = strlen(key);
+
+	if (read_text(ASHMEM_SUMMARY, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, key, keylen) && line[keylen] == ':' &&
+		    line[keylen + 1] == '\t')
+			return strtoll(line + keylen + 2, NULL, 10);
+	return -1;
+}
+
 #endif
