@@ -5,8 +5,10 @@
 //! A region's pages live in a shmem file created on its first `mmap`. That file must not become
 //! a way around the region's prot mask (CVE-2020-0009): opened again, for example through
 //! `/proc/PID/map_files/`, it could be mapped with any protection. So the file and its inode get
-//! a copy of shmem's `file_operations` whose mmap is refused with `EPERM`, and whose `owner` is
-//! this module, so the module stays loaded while any backing file is alive. Mapping through the
+//! a copy of shmem's `file_operations` whose mmap is refused with `EPERM`, which cannot be
+//! written (`write`, splice and `copy_file_range` into it are `EINVAL`, `fallocate` is
+//! `EOPNOTSUPP`: the region's data changes only through its mappings), and whose `owner` is this
+//! module, so the module stays loaded while any backing file is alive. Mapping through the
 //! region itself calls shmem's own `mmap_prepare`, saved when the copy is made.
 
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
@@ -25,7 +27,8 @@ use kernel::{
 use crate::THIS_MODULE;
 
 extern "C" {
-    /// Creates an unlinked shmem file of `size` bytes named `name` (see `shmem_shim.c`).
+    /// Creates an unlinked shmem file of `size` bytes named `name`, sealed against resizing
+    /// (see `shmem_shim.c`).
     /// Returns a `struct file *` or an `ERR_PTR`.
     fn ashmem_shmem_file_setup(name: *const c_char, size: bindings::loff_t) -> *mut c_void;
     /// `inode_trylock()` on the file's inode.
@@ -42,7 +45,8 @@ pub(crate) const MAX_FILE_SIZE: usize = i64::MAX as usize;
 /// The `mmap_prepare` hook of shmem's file operations.
 type MmapPrepare = unsafe extern "C" fn(*mut bindings::vm_area_desc) -> c_int;
 
-/// The file operations of backing files: shmem's, with mmap refused and `owner` set.
+/// The file operations of backing files: shmem's, with mmap refused, no writing, and `owner`
+/// set.
 ///
 /// # Invariants
 ///
@@ -86,6 +90,9 @@ impl BackingFops {
             owner: THIS_MODULE.as_ptr(),
             mmap: None,
             mmap_prepare: Some(backing_mmap_prepare),
+            write_iter: None,
+            splice_write: None,
+            fallocate: None,
             ..shmem_ops
         };
         // SAFETY: By the caller's guarantee nothing reads the cells yet.

@@ -4,6 +4,7 @@
  * <linux/shmem_fs.h>, which is not part of the kernel crate's bindings.
  * Each function is a call or two, nothing more.
  */
+#include <linux/fcntl.h>
 #include <linux/fs.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
@@ -29,11 +30,18 @@ void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
 /*
  * Create the shmem file behind a region. VM_NORESERVE, as memfd_create()
  * does: pages are accounted as they are allocated, not the whole size up front.
- * (mk_vma_flags() is a macro.)
+ * (mk_vma_flags() is a macro.) A region's size is fixed once its backing file
+ * exists, so the file is sealed against growing and shrinking (SHMEM_I() is
+ * static inline): ftruncate() of the file reopened through
+ * /proc/PID/map_files gets EPERM. The purge's hole punching checks no seals.
  */
 struct file *ashmem_shmem_file_setup(const char *name, loff_t size)
 {
-	return shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+	struct file *file = shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT));
+
+	if (!IS_ERR(file))
+		SHMEM_I(file_inode(file))->seals |= F_SEAL_GROW | F_SEAL_SHRINK;
+	return file;
 }
 
 /*

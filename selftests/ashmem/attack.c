@@ -538,6 +538,43 @@ TEST(map_files_reopen_cannot_make_a_private_writable_copy)
 	close(fd);
 }
 
+/*
+ * Root may reopen the backing file read-write through map_files; it still
+ * cannot change the region's data or size that way: writes, resizes and
+ * allocation are refused, and the pages and size stay as they were.
+ */
+TEST(map_files_reopen_cannot_write_resize_or_allocate_the_backing_file)
+{
+	char path[128], buf[16] = "overwrite";
+	size_t pg = page_size();
+	struct stat st;
+	unsigned char *p;
+	int fd, mf;
+
+	NEED_ROOT();
+	fd = read_only_region(2, 2, &p);
+	ASSERT_LE(0, fd);
+	map_files_path(path, sizeof(path), p, 2 * pg);
+	mf = open(path, O_RDWR);
+	ASSERT_LE(0, mf) {
+		TH_LOG("open %s: %s", path, strerror(errno));
+	}
+	EXPECT_EQ(EINVAL, ERRNO_OF(pwrite(mf, buf, sizeof(buf), 0)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(write(mf, buf, sizeof(buf))));
+	EXPECT_EQ(EPERM, ERRNO_OF(ftruncate(mf, 0)));
+	EXPECT_EQ(EPERM, ERRNO_OF(ftruncate(mf, 16 * pg)));
+	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(mf, 0, 0, 16 * pg)));
+	EXPECT_EQ(EOPNOTSUPP, ERRNO_OF(fallocate(mf, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						 0, pg)));
+	ASSERT_EQ(0, fstat(mf, &st));
+	EXPECT_EQ(2 * pg, (size_t)st.st_size);
+	EXPECT_TRUE(pages_are(p, 2, 0, SEED, PAGE_STAMPED));
+	EXPECT_EQ(1, read_pages_are(fd, 0, 2, SEED, PAGE_STAMPED));
+	close(mf);
+	munmap(p, 2 * pg);
+	close(fd);
+}
+
 TEST(map_files_of_another_process_cannot_be_mapped)
 {
 	struct child_report *r = child_report_new();
