@@ -131,8 +131,12 @@ fn write_summary(_: &Summary, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             break;
         }
     }
-    let sum =
-        |field: fn(&RegionStats) -> usize| -> usize { lines.iter().map(|l| field(&l.stats)).sum() };
+    // Sizes are whatever SET_SIZE was given, up to `usize::MAX` each: the totals saturate.
+    let sum = |field: fn(&RegionStats) -> usize| -> usize {
+        lines
+            .iter()
+            .fold(0, |total: usize, l| total.saturating_add(field(&l.stats)))
+    };
     let lru = crate::lru::stats();
     writeln!(f, "regions:\t{}", lines.len())?;
     writeln!(f, "bytes_reserved:\t{}", sum(|s| s.size))?;

@@ -55,11 +55,16 @@ impl RegionState {
         }
     }
 
-    /// Pages pinned, unpinned (holding data) and purged, of the page-aligned size.
+    /// Pages pinned, unpinned (holding data) and purged, of the page-aligned size. Any size may
+    /// be set before mmap, up to `usize::MAX`: the page count is rounded up without overflowing.
     fn page_counts(&self) -> (usize, usize, usize) {
-        let pages = page_align(self.size) / PAGE_SIZE;
+        let pages = self.size.div_ceil(PAGE_SIZE);
         let (unpinned, purged) = (self.pins.unpinned_pages(), self.pins.purged_pages());
-        (pages.saturating_sub(unpinned + purged), unpinned, purged)
+        (
+            pages.saturating_sub(unpinned.saturating_add(purged)),
+            unpinned,
+            purged,
+        )
     }
 
     /// Checks an `ashmem_pin` argument, in the documented order, and returns its pages.
@@ -520,9 +525,12 @@ impl Region {
     }
 }
 
-/// Rounds `size` up to whole pages; `size` is at most `MAX_FILE_SIZE`, so this cannot overflow.
+/// Rounds `size` up to whole pages. Callers have checked `size <= MAX_FILE_SIZE`, where this
+/// is exact; a larger size (which any region may hold before mmap) saturates rather than
+/// overflowing.
 fn page_align(size: usize) -> usize {
-    (size + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+    size.checked_next_multiple_of(PAGE_SIZE)
+        .unwrap_or(usize::MAX & !(PAGE_SIZE - 1))
 }
 
 /// The backing file's name: `dev/ashmem/<name>`, or `dev/ashmem` for an unnamed region; built
