@@ -91,6 +91,9 @@ check: ## Full test run on Linux 7.2 and 7.3: module, clippy, rustfmt, install/s
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
 	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q)
 
+fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
+	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) scripts/fuzz.sh $(or $(SECONDS),60) $(SEED)
+
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) scripts/demo.sh
 
@@ -112,4 +115,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
-	bench demo diag-test diag-guest fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest fmt fmt-check clean
