@@ -96,11 +96,17 @@
 #define FUZZ_DEFAULT_WORKERS	4
 #define FUZZ_MAX_WORKERS	16
 /*
- * Per-test timeouts of the harness: a budget run gets 60 s plus 4 ms per
- * operation (30 times the time measured), a timed run 60 s more than its time.
+ * Per-test timeouts of the harness: a budget run gets 90 s plus 4 ms per
+ * operation (30 times the time measured), a timed run 90 s more than its
+ * time. Before that, a worker (or its forked child) that has not finished an
+ * operation for FUZZ_STALL_S is reported as stuck, with that operation: the
+ * driver must never deadlock.
  */
-#define FUZZ_TIMEOUT_BASE	60
+#define FUZZ_TIMEOUT_BASE	90
 #define FUZZ_TIMEOUT_OPS_PER_S	250
+#define FUZZ_STALL_S		45
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
 
 #define PG			4096u
 #define WORDS			(PG / 4)
@@ -273,6 +279,8 @@ struct mailbox {
 	uint64_t ops, hash;
 	int failed;
 	char msg[MSG_LEN];
+	uint64_t last_op;		/* the operation under way, for a child */
+	char last[DESC_LEN];		/* killed in the kernel */
 };
 
 /* What the operations reached, to show the run was not all early errors. */
@@ -288,6 +296,9 @@ struct result {
 	uint64_t ops, hash;
 	int failed, finished;
 	char msg[MSG_LEN];
+	uint64_t last_op;		/* the operation under way, for a worker */
+	char last[DESC_LEN];		/* killed in the kernel (an oops), or stuck */
+	struct mailbox mbox;		/* the worker's forked children's */
 };
 
 struct worker {
@@ -536,6 +547,14 @@ static void begin_op(struct worker *w, const char *fmt, ...)
 	w->ops++;
 	/* What follows " | " is context that other workers' purges can change. */
 	w->hash = fnv(w->hash, d, strstr(d, " | ") ? (size_t)(strstr(d, " | ") - d) : strlen(d));
+	/* Where the parent finds it if this task dies in the kernel. */
+	if (w->in_child) {
+		w->mbox->last_op = w->ops;
+		memcpy(w->mbox->last, d, DESC_LEN);
+	} else if (w->res) {
+		w->res->last_op = w->ops;
+		memcpy(w->res->last, d, DESC_LEN);
+	}
 	if (g_trace)
 		fprintf(stderr, "# fuzz: %s worker %u%s op %llu: %s\n", w->mode, w->index,
 			w->in_child ? " child" : "", (unsigned long long)w->ops, d);
@@ -2280,7 +2299,10 @@ static void op_fork(struct worker *w)
 		return;
 	}
 	if (status) {
-		fail(w, "the forked child ended with status %#x", status);
+		fail(w, "the forked child ended with status %#x (%s %d) during its op %llu: %s",
+		     status, WIFSIGNALED(status) ? "signal" : "exit",
+		     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+		     (unsigned long long)w->mbox->last_op, w->mbox->last);
 		return;
 	}
 	for (i = 0; i < (unsigned int)w->mbox->n; i++) {
@@ -2422,9 +2444,8 @@ static int worker_setup(struct worker *w)
 	if (mprotect(w->guard, PG, PROT_NONE) || mprotect(w->rdonly, PG, PROT_READ))
 		return -1;
 	w->rbuf = malloc(RBUF_SIZE);
-	w->mbox = mmap(NULL, sizeof(*w->mbox), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!w->rbuf || w->mbox == MAP_FAILED)
+	w->mbox = &w->res->mbox;
+	if (!w->rbuf)
 		return -1;
 	return 0;
 }
@@ -2461,7 +2482,6 @@ static void worker_teardown(struct worker *w)
 		region_put(rg);
 	}
 	munmap(w->arena, 4 * PG);
-	munmap(w->mbox, sizeof(*w->mbox));
 	free(w->rbuf);
 }
 
@@ -2510,6 +2530,78 @@ static void print_lines(const char *msg)
 		ksft_print_msg("%.*s\n", (int)(nl ? nl - l : (long)strlen(l)), l);
 		if (!nl)
 			break;
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait for the workers. One that ends without finishing was killed in the
+ * kernel (an oops ends the task); one whose operation count (its forked
+ * child's included) does not move for FUZZ_STALL_S is stuck. Both are
+ * reported at once with the operation under way; a stuck one is not waited
+ * for (it cannot be killed either).
+ */
+static void wait_workers(int mode, const char *mname, struct result *res, pthread_t *th,
+			 pid_t *pids)
+{
+	uint64_t seen[FUZZ_MAX_WORKERS], seen_child[FUZZ_MAX_WORKERS];
+	double since[FUZZ_MAX_WORKERS];
+	int done[FUZZ_MAX_WORKERS] = { 0 }, left = g_workers, status;
+	unsigned int i;
+
+	for (i = 0; i < g_workers; i++) {
+		seen[i] = seen_child[i] = 0;
+		since[i] = now_s();
+	}
+	while (left) {
+		usleep(20000);
+		for (i = 0; i < g_workers; i++) {
+			struct result *r = &res[i];
+			const char *how = NULL;
+			int forking;
+
+			if (done[i])
+				continue;
+			status = 0;
+			if (mode == MODE_THREADS ? pthread_tryjoin_np(th[i], NULL) == 0 :
+			    waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+				done[i] = 1;
+				left--;
+				if (status || !r->finished)
+					how = "ended";
+			} else if (r->last_op != seen[i] || r->mbox.last_op != seen_child[i]) {
+				seen[i] = r->last_op;
+				seen_child[i] = r->mbox.last_op;
+				since[i] = now_s();
+			} else if (now_s() - since[i] > FUZZ_STALL_S) {
+				done[i] = 1;
+				left--;
+				how = "is stuck";
+			}
+			if (!how || r->failed)
+				continue;
+			r->failed = 1;
+			r->ops = r->last_op;
+			forking = !strncmp(r->last, "fork", 4);
+			snprintf(r->msg, MSG_LEN,
+				 "fuzz: FAIL seed 0x%llx, %s worker %u %s (status %#x) in op %llu: %s%s%.*s\n"
+				 "fuzz: (%s: see the kernel log)",
+				 (unsigned long long)g_seed, mname, i, how, status,
+				 (unsigned long long)r->last_op, r->last,
+				 forking ? "; its child in: " : "", forking ? DESC_LEN : 0, r->mbox.last,
+				 *how == 'e' ? "killed inside a system call, by the kernel" :
+				 "no operation finished for " STR(FUZZ_STALL_S) " s");
+			/* Now: the test may never end (a stuck task cannot be killed). */
+			print_lines(r->msg);
+			fflush(stdout);
+		}
 	}
 }
 
@@ -2593,20 +2685,7 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 			_exit(0);
 		}
 	}
-	for (i = 0; i < g_workers; i++) {
-		if (mode == MODE_THREADS) {
-			pthread_join(th[i], NULL);
-			continue;
-		}
-		int status = wait_child(pids[i]);
-
-		if (status && !res[i].failed) {
-			res[i].failed = 1;
-			snprintf(res[i].msg, MSG_LEN,
-				 "fuzz: FAIL seed 0x%llx, processes worker %u ended with status %d (128+: signal)",
-				 (unsigned long long)g_seed, i, status);
-		}
-	}
+	wait_workers(mode, mname, res, th, pids);
 	for (i = 0; i < g_workers; i++) {
 		for (j = 0; j < NR_COUNTS; j++)
 			count[j] += res[i].count[j];
@@ -2614,7 +2693,8 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 		hash = fnv(hash, &res[i].hash, sizeof(res[i].hash));
 		if (res[i].failed) {
 			failures++;
-			print_lines(res[i].msg);
+			if (!strstr(res[i].msg, "see the kernel log"))	/* printed already */
+				print_lines(res[i].msg);
 		}
 	}
 	n = snprintf(line, sizeof(line), "fuzz: reached:");
