@@ -34,7 +34,8 @@
  * the outcomes that other workers can influence (whether a page was purged)
  * never steer what it does next. So a seed with the same worker count replays
  * each worker's sequence of operations exactly (a forked child's too), and
- * with ASHMEM_FUZZ_WORKERS=1 the whole run is exact, purges included. Only
+ * with ASHMEM_FUZZ_WORKERS=1 the whole run is exact, purges included
+ * (barring reclaim under memory pressure, which purges too). Only
  * the interleaving of several workers, and so which pages their purges hit,
  * is left to the scheduler. Each test prints a hash of its operation
  * sequences (without the file positions, which SEEK_DATA and SEEK_HOLE take
@@ -52,9 +53,13 @@
  *   ASHMEM_FUZZ_TRACE=1  print every operation to stderr as it starts
  *
  * Output (TAP comments): at the start of each test
- *   # fuzz: seed 0x... (replay: ASHMEM_FUZZ_SEED=0x... ... ./fuzz -t TEST)
- * and at its end
+ *   # fuzz: seed 0x..., MODE, W workers (replay: ASHMEM_FUZZ_SEED=0x... ... ./fuzz -t TEST)
+ * at its end, what the operations reached, and how many there were
+ *   # fuzz: reached: N calls that succeeded, N mappings, ..., N forks
  *   # fuzz: N operations (seed 0x..., MODE, W workers, sequence 0x...)
+ * and on a mismatch "# fuzz: FAIL seed ..." lines. A worker killed inside a
+ * system call (an oops ends the task) or that finishes no operation for
+ * FUZZ_STALL_S seconds (a deadlock) is reported at once, with the operation.
  *
  * Needs root (PURGE_ALL_CACHES) and the module loaded.
  */
