@@ -95,6 +95,9 @@ check: ## Full test run on Linux 7.2, 7.3 and a 7.2 debug kernel (KASAN, lockdep
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run.
 	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q)
 
+fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
+	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) scripts/fuzz.sh $(or $(SECONDS),60) $(SEED)
+
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) scripts/demo.sh
 
@@ -116,4 +119,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
-	bench demo diag-test diag-guest fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest fmt fmt-check clean
