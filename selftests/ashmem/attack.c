@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1238,6 +1239,44 @@ static int fdinfo_is_exact(int fd, const char *name, size_t size, int mapped,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Any size may be set before mmap, up to SIZE_MAX. fdinfo's page counts
+ * (which any user can read for their own fd) and the summary's totals must
+ * round and add such sizes without overflowing (a Rust overflow check is a
+ * kernel BUG, which also left the region locked): the counts are exact, the
+ * totals saturate.
+ */
+TEST(fdinfo_and_summary_of_sizes_near_size_max_do_not_overflow)
+{
+	size_t pg = page_size();
+	size_t sizes[] = { SIZE_MAX, SIZE_MAX - pg + 1, SIZE_MAX / 2 + 1 };
+	unsigned long long total = 0, want, got;
+	char val[64], buf[4096], *line;
+	int fds[3], i;
+
+	for (i = 0; i < 3; i++) {
+		fds[i] = region_new("huge", 0);
+		ASSERT_LE(0, fds[i]);
+		ASSERT_EQ(0, set_size(fds[i], sizes[i]));
+		ASSERT_EQ(0, fdinfo_value(fds[i], "pinned", val, sizeof(val)));
+		want = sizes[i] / pg + (sizes[i] % pg != 0);
+		EXPECT_EQ(want, strtoull(val, NULL, 10)) {
+			TH_LOG("size %zu: pinned:\t%s", sizes[i], val);
+		}
+		total = total + sizes[i] < total ? ULLONG_MAX : total + sizes[i];
+	}
+	if (getuid() == 0 && access(ASHMEM_SUMMARY, R_OK) == 0) {
+		ASSERT_LT(0, read_text(ASHMEM_SUMMARY, buf, sizeof(buf)));
+		line = strstr(buf, "bytes_reserved:\t");
+		ASSERT_NOT_NULL(line);
+		got = strtoull(line + strlen("bytes_reserved:\t"), NULL, 10);
+		/* Other regions may be open too: at least ours, saturated. */
+		EXPECT_LE(total, got);
+	}
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
 }
 
 TEST(fdinfo_is_exactly_the_documented_lines_through_name_changes)
