@@ -16,23 +16,24 @@ use kernel::{
     alloc::KVVec,
     debugfs::{Dir, File},
     fmt,
+    list::{List, ListArc},
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
     sync::Arc,
 };
 
 use crate::region::{Escaped, Region, RegionStats};
 
-/// The live regions, by id.
+/// The live regions, linked through the regions themselves, so that adding one allocates
+/// nothing.
 struct Registry {
-    tree: Option<RBTree<u64, Arc<Region>>>,
+    list: List<Region>,
     len: usize,
 }
 
 kernel::sync::global_lock! {
     // SAFETY: `Diagnostics::new` calls `init` at module load, before the device is registered
     // and so before any region exists.
-    unsafe(uninit) static REGIONS: Mutex<Registry> = Registry { tree: None, len: 0 };
+    unsafe(uninit) static REGIONS: Mutex<Registry> = Registry { list: List::new(), len: 0 };
 }
 
 /// The id of the next region.
@@ -43,44 +44,44 @@ pub(crate) fn new_id() -> u64 {
     NEXT_ID.fetch_add(1, Relaxed)
 }
 
-/// Adds a new region to the registry.
-pub(crate) fn register(region: &Arc<Region>) -> Result {
-    let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+/// Adds a new region to the registry, which keeps its `ListArc`.
+pub(crate) fn register(region: ListArc<Region>) {
     let mut registry = REGIONS.lock();
-    registry
-        .tree
-        .get_or_insert_with(RBTree::new)
-        .insert(node.into_node(region.id(), region.clone()));
+    registry.list.push_back(region);
     registry.len += 1;
-    Ok(())
 }
 
 /// Removes a region from the registry, when its file is released.
-pub(crate) fn unregister(id: u64) {
+pub(crate) fn unregister(region: &Region) {
     let removed = {
         let mut registry = REGIONS.lock();
-        let removed = registry.tree.as_mut().and_then(|t| t.remove_node(&id));
+        // SAFETY: The registry's list is the only list of regions there is (the only one with
+        // `Region`'s list id), so `region` is on it or on none.
+        let removed = unsafe { registry.list.remove(region) };
         if removed.is_some() {
             registry.len -= 1;
         }
         removed
     };
-    // The reference is dropped, and the node freed, without the lock held.
+    // The reference is dropped without the lock held.
     drop(removed);
 }
 
-/// References to the live regions, in the order they were made; at most as many as there were
-/// when the copy began.
+/// References to the live regions, in the order they were made (by id); at most as many as
+/// there were when the copy began.
 fn snapshot() -> Result<KVVec<Arc<Region>>> {
     let len = REGIONS.lock().len;
     let mut regions = KVVec::with_capacity(len, GFP_KERNEL)?;
-    let registry = REGIONS.lock();
-    if let Some(tree) = &registry.tree {
-        for region in tree.values().take(len) {
+    {
+        let registry = REGIONS.lock();
+        for region in registry.list.iter().take(len) {
             // Within the capacity reserved above: no allocation happens.
-            regions.push(region.clone(), GFP_NOWAIT)?;
+            regions.push(region.into(), GFP_NOWAIT)?;
         }
     }
+    // Regions are listed as they were registered, which two racing opens may do out of the
+    // order of their ids.
+    regions.sort_unstable_by_key(|region: &Arc<Region>| region.id());
     Ok(regions)
 }
 

@@ -14,6 +14,7 @@
 use kernel::{
     fmt,
     fs::File,
+    list::{ListArc, ListLinks},
     mm::virt::VmaNew,
     new_mutex,
     page::PAGE_SIZE,
@@ -103,11 +104,22 @@ pub(crate) struct Region {
     state: Mutex<RegionState>,
     /// The region's id in the diagnostics registry.
     id: u64,
+    /// Its place in the diagnostics registry, the only list a region is ever on.
+    #[pin]
+    registry_links: ListLinks,
     /// The task that opened the device.
     creator: Creator,
     /// The creator's memory cgroup, which its pages are charged to as it fills them: the LRU
     /// lists the region's unpinned ranges under it.
     memcg: Memcg,
+}
+
+// The one `ListArc` of a region is made with it and held by the diagnostics registry.
+kernel::list::impl_list_arc_safe! {
+    impl ListArcSafe<0> for Region { untracked; }
+}
+kernel::list::impl_list_item! {
+    impl ListItem<0> for Region { using ListLinks { self.registry_links }; }
 }
 
 /// The task that created a region, as the diagnostics show it.
@@ -208,9 +220,10 @@ impl Region {
     /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
     /// it to the diagnostics registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        // INVARIANT: the region is made in an `Arc`.
-        let region = Arc::pin_init(
-            pin_init!(Self {
+        // INVARIANT: the region is made in an `Arc`. Made as its `ListArc`, which goes to the
+        // registry: registering then needs no allocation.
+        let listed = ListArc::pin_init(
+            try_pin_init!(Self {
                 state <- new_mutex!(RegionState {
                     size: 0,
                     prot_mask: uapi::PROT_MASK_ALL,
@@ -219,12 +232,14 @@ impl Region {
                     pins: PinRanges::new(),
                 }),
                 id: crate::diag::new_id(),
+                registry_links <- ListLinks::new(),
                 creator: Creator::current(),
                 memcg: Memcg::of_current(),
-            }),
+            }? Error),
             GFP_KERNEL,
         )?;
-        crate::diag::register(&region)?;
+        let region = listed.clone_arc();
+        crate::diag::register(listed);
         Ok(region)
     }
 
@@ -352,7 +367,7 @@ impl Region {
     /// The file is being released: takes the region's ranges off the purge LRU, so no walk
     /// reaches the region once the file's reference is gone.
     pub(crate) fn release(&self) {
-        crate::diag::unregister(self.id);
+        crate::diag::unregister(self);
         self.state.lock().pins = PinRanges::new();
     }
 
