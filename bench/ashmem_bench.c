@@ -440,13 +440,21 @@ struct worker {
 	enum work work;
 	double seconds;
 	long ops;
+	pthread_barrier_t *start;
 };
 
 static void *worker(void *arg)
 {
 	struct worker *w = arg;
-	double t0 = now();
+	double t0;
 	long ops = 0;
+
+	/*
+	 * All threads start timing together, once all exist: a thread that ran
+	 * alone while the next was being set up would count time it did not share.
+	 */
+	pthread_barrier_wait(w->start);
+	t0 = now();
 
 	while (now() - t0 < w->seconds) {
 		for (int i = 0; i < 100; i++) {
@@ -484,21 +492,25 @@ static double threads(int n, double seconds, enum work work)
 {
 	struct worker w[2];
 	pthread_t t[2];
+	pthread_barrier_t start;
 	double rate = 0;
 	char *p[2];
 
-	for (int i = 0; i < n; i++) {
-		w[i] = (struct worker){ work == W_PIN || work == W_STATUS ? ashmem_region(16 * page, &p[i]) :
-							memfd_region(16 * page, &p[i]),
-					work, seconds, 0 };
+	pthread_barrier_init(&start, NULL, n);
+	for (int i = 0; i < n; i++)
+		w[i] = (struct worker){ work == W_PIN || work == W_STATUS ?
+						ashmem_region(16 * page, &p[i]) :
+						memfd_region(16 * page, &p[i]),
+					work, seconds, 0, &start };
+	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, worker, &w[i]);
-	}
 	for (int i = 0; i < n; i++) {
 		pthread_join(t[i], NULL);
 		rate += w[i].ops / w[i].seconds;
 		munmap(p[i], 16 * page);
 		close(w[i].fd);
 	}
+	pthread_barrier_destroy(&start);
 	return rate;
 }
 
