@@ -108,7 +108,8 @@ step "fuzz budget"
 # The fuzzer prints "fuzz: N operations" per run: the sum over every kernel.
 fuzz_ops=0
 for so in "${outs[@]}"; do
-	n=$(grep -aoE 'fuzz: [0-9]+ operations' "${so#* }/results.tap" | awk '{ s += $2 } END { print s + 0 }')
+	# No such line (a guest that died early) counts 0: it must not stop the run.
+	n=$({ grep -aoE 'fuzz: [0-9]+ operations' "${so#* }/results.tap" || true; } | awk '{ s += $2 } END { print s + 0 }')
 	fuzz_ops=$((fuzz_ops + n))
 done
 {
