@@ -717,10 +717,11 @@ static inline int shrinker_scan(const char *shrinker_dir, unsigned long long ino
 #define ASHMEM_SUMMARY		"/sys/kernel/debug/ashmem/summary"
 
 /*
- * The value of the "key:\t" line of the summary's totals (its first lines),
- * -1 when the summary or the line is not there.
+ * The value of the "key:\t" line of the summary's totals (its first lines)
+ * into *val (unsigned: a total may saturate at 2^64 - 1): 0, or -1 when the
+ * summary or the line is not there.
  */
-static inline long long summary_value(const char *key)
+static inline int summary_value(const char *key, unsigned long long *val)
 {
 	char buf[4096], *line, *save = NULL;
 	size_t keylen = strlen(key);
@@ -730,8 +731,10 @@ static inline long long summary_value(const char *key)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
 		if (!strncmp(line, key, keylen) && line[keylen] == ':' &&
-		    line[keylen + 1] == '\t')
-			return strtoll(line + keylen + 2, NULL, 10);
+		    line[keylen + 1] == '\t') {
+			*val = strtoull(line + keylen + 2, NULL, 10);
+			return 0;
+		}
 	return -1;
 }
 

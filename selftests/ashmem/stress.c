@@ -524,7 +524,9 @@ static void *worker_thread(void *arg)
 /* The shrinker's purge count in the debugfs summary, -1 if unavailable. */
 static long long shrinker_purged(void)
 {
-	return summary_value("shrinker_pages_purged");
+	unsigned long long v;
+
+	return summary_value("shrinker_pages_purged", &v) ? -1 : (long long)v;
 }
 
 /*
