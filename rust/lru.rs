@@ -307,22 +307,31 @@ impl RangeLink for LruEntry {
             }
         }
     }
+
+    fn unplace(&mut self) {
+        let entry = self.ptr.as_ptr();
+        // SAFETY: By the type invariant `entry` is valid. `&mut self` means its owner holds the
+        // region's lock, which guards `linked`, or never put it on the list. The walk may have
+        // isolated it meanwhile (and cleared `linked` under the region's lock): the list
+        // function locks the list and says whether it was still there.
+        unsafe {
+            if (*entry).linked {
+                // INVARIANT: off the list from here.
+                (*entry).linked = false;
+                if bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link)) {
+                    LRU.pages.fetch_sub((*entry).pages.load(Relaxed), Relaxed);
+                }
+            }
+        }
+    }
 }
 
 impl Drop for LruEntry {
     fn drop(&mut self) {
-        let entry = self.ptr.as_ptr();
-        // SAFETY: By the type invariant `entry` is valid and ours; its owner holds the region's
-        // lock, or never put it on the list. Once off the list no walk can find it, so it can
-        // be freed.
-        unsafe {
-            if (*entry).linked
-                && bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link))
-            {
-                LRU.pages.fetch_sub((*entry).pages.load(Relaxed), Relaxed);
-            }
-            bindings::kmem_cache_free(LRU.cache.load(Relaxed), entry.cast());
-        }
+        self.unplace();
+        // SAFETY: By the type invariant `entry` is valid and ours, and it is off the list now,
+        // so no walk can find it: it can be freed.
+        unsafe { bindings::kmem_cache_free(LRU.cache.load(Relaxed), self.ptr.as_ptr().cast()) };
     }
 }
 

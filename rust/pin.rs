@@ -18,7 +18,9 @@
 //! that is pinned or merged away drops its link.
 //!
 //! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
-//! taking the region's lock.
+//! taking the region's lock. Nodes and links an operation frees go back to that pool, as far as
+//! it has room, so a region that keeps its pool between operations unpins and pins again
+//! without allocating.
 
 use kernel::{
     prelude::*,
@@ -27,8 +29,12 @@ use kernel::{
 
 /// What a purgeable range carries so that the purger can find it.
 pub(crate) trait RangeLink: Sized {
-    /// The range this link belongs to is now the pages `[start, end)`.
+    /// The range this link belongs to is now the pages `[start, end)`. A link not placed before,
+    /// or unplaced since, becomes the most recently unpinned.
     fn place(&mut self, start: usize, end: usize);
+
+    /// The link no longer belongs to a range: the purger must not find it any more.
+    fn unplace(&mut self);
 }
 
 /// A run of unpinned pages; its first page is the tree key.
@@ -50,27 +56,55 @@ pub(crate) struct Span {
 type Reservation<L> = RBTreeNodeReservation<usize, PinRange<L>>;
 
 /// Tree nodes and links allocated ahead of time, so that the range operations never allocate.
+///
+/// # Invariants
+///
+/// No link in `links` is placed.
 pub(crate) struct NodePool<L> {
     nodes: KVec<Reservation<L>>,
     links: KVec<L>,
 }
 
-impl<L> NodePool<L> {
+impl<L: RangeLink> NodePool<L> {
+    /// What [`NodePool::fill`] fills to at least: enough for an `ASHMEM_UNPIN` that makes one
+    /// range and an `ASHMEM_PIN` that takes it away, so a region that keeps its pool repeats
+    /// that pair without allocating.
+    const SPARE: Need = Need { nodes: 2, links: 2 };
+
+    /// The room [`NodePool::fill`] makes for nodes and links freed by operations.
+    const ROOM: usize = 4;
+
+    /// Past this many slots for either kind, [`NodePool::trim`] frees the pool.
+    const MAX_ROOM: usize = 64;
+
     /// An empty pool.
     pub(crate) fn new() -> Self {
+        // INVARIANT: no links.
         Self {
             nodes: KVec::new(),
             links: KVec::new(),
         }
     }
 
-    /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links, the
-    /// links made by `new_link`. Call without locks held.
+    /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links (and
+    /// never fewer than [`NodePool::SPARE`]), the links made by `new_link`. Call without locks
+    /// held.
     pub(crate) fn fill(&mut self, need: Need, mut new_link: impl FnMut() -> Result<L>) -> Result {
-        while self.nodes.len() < need.nodes {
+        let nodes = need.nodes.max(Self::SPARE.nodes);
+        let links = need.links.max(Self::SPARE.links);
+        self.nodes.reserve(
+            nodes.max(Self::ROOM).saturating_sub(self.nodes.len()),
+            GFP_KERNEL,
+        )?;
+        self.links.reserve(
+            links.max(Self::ROOM).saturating_sub(self.links.len()),
+            GFP_KERNEL,
+        )?;
+        while self.nodes.len() < nodes {
             self.nodes.push(Reservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
         }
-        while self.links.len() < need.links {
+        while self.links.len() < links {
+            // INVARIANT: a new link is not placed.
             self.links.push(new_link()?, GFP_KERNEL)?;
         }
         Ok(())
@@ -78,6 +112,32 @@ impl<L> NodePool<L> {
 
     fn holds(&self, need: Need) -> bool {
         self.nodes.len() >= need.nodes && self.links.len() >= need.links
+    }
+
+    /// Keeps a node an operation freed, if there is room; frees it otherwise. Never allocates.
+    fn recycle_node(&mut self, node: Reservation<L>) {
+        // Without room the node comes back in the error and is dropped.
+        let _ = self.nodes.push_within_capacity(node);
+    }
+
+    /// Unplaces a link an operation dropped and keeps it, if there is room; frees it otherwise.
+    /// Never allocates.
+    fn recycle_link(&mut self, mut link: L) {
+        link.unplace();
+        // INVARIANT: `link` is no longer placed. Without room it is dropped.
+        let _ = self.links.push_within_capacity(link);
+    }
+
+    /// Frees what a long-lived pool need not keep: nodes and links beyond [`NodePool::ROOM`],
+    /// and the whole pool once an unusually large operation grew it past
+    /// [`NodePool::MAX_ROOM`] slots. Never allocates.
+    pub(crate) fn trim(&mut self) {
+        if self.nodes.capacity() > Self::MAX_ROOM || self.links.capacity() > Self::MAX_ROOM {
+            *self = Self::new();
+            return;
+        }
+        self.nodes.truncate(Self::ROOM);
+        self.links.truncate(Self::ROOM);
     }
 }
 
@@ -179,19 +239,22 @@ impl<L: RangeLink> PinRanges<L> {
         }
     }
 
-    /// Removes the range at `start`, keeping its node for reuse; returns its link.
+    /// Removes the range at `start`, giving its node back to `pool`; returns its link.
     fn take(&mut self, start: usize, pool: &mut NodePool<L>) -> Option<L> {
         let range = self.tree.get_mut(&start)?;
         let (end, link) = (range.end, range.link.take());
         *self.count(link.is_none()) -= end - start;
         if let Some(node) = self.tree.remove_node(&start) {
-            // The pool's vector has room: it held this node or was filled with capacity to
-            // spare; if not, the node is simply freed.
-            if pool.nodes.len() < pool.nodes.capacity() {
-                let _ = pool.nodes.push(node.into_reservation(), GFP_NOWAIT);
-            }
+            pool.recycle_node(node.into_reservation());
         }
         link
+    }
+
+    /// Removes the range at `start`, giving its node and its link back to `pool`.
+    fn take_and_recycle(&mut self, start: usize, pool: &mut NodePool<L>) {
+        if let Some(link) = self.take(start, pool) {
+            pool.recycle_link(link);
+        }
     }
 
     /// Shortens the range at `start` to end at `end`.
@@ -259,6 +322,8 @@ impl<L: RangeLink> PinRanges<L> {
             let link = self.take(s.start, pool);
             if s.end > end {
                 self.insert(end, s.end, link, pool);
+            } else if let Some(link) = link {
+                pool.recycle_link(link);
             }
         }
         Ok(was_purged)
@@ -302,7 +367,7 @@ impl<L: RangeLink> PinRanges<L> {
                 if s.purged {
                     pos = s.end;
                 } else {
-                    drop(self.take(s.start, pool));
+                    self.take_and_recycle(s.start, pool);
                     run = Some(s.start);
                     pos = s.end.max(start);
                 }
@@ -319,7 +384,7 @@ impl<L: RangeLink> PinRanges<L> {
                     self.insert_purgeable(run_start, s.start, pool);
                 }
             } else {
-                drop(self.take(s.start, pool));
+                self.take_and_recycle(s.start, pool);
                 run.get_or_insert(pos.min(s.start));
             }
             pos = s.end;
@@ -374,17 +439,27 @@ mod tests {
         Purged,
     }
 
-    /// A link that remembers where it was placed, and which allocation it is.
+    /// When a test link last joined the model LRU; later is more recent.
+    static LRU_CLOCK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+
+    /// A link that remembers where it was placed, and when it joined the LRU (0: not on it).
     struct TestLink {
-        id: usize,
+        lru_since: usize,
         start: usize,
         end: usize,
     }
 
     impl RangeLink for TestLink {
         fn place(&mut self, start: usize, end: usize) {
+            if self.lru_since == 0 {
+                self.lru_since = LRU_CLOCK.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
             self.start = start;
             self.end = end;
+        }
+
+        fn unplace(&mut self) {
+            self.lru_since = 0;
         }
     }
 
@@ -396,16 +471,16 @@ mod tests {
         links: PAGES + 1,
     };
 
-    fn refill(pool: &mut Pool) {
-        static NEXT_ID: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
-        pool.fill(PLENTY, || {
-            Ok(TestLink {
-                id: NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
-                start: 0,
-                end: 0,
-            })
+    fn new_link() -> Result<TestLink> {
+        Ok(TestLink {
+            lru_since: 0,
+            start: 0,
+            end: 0,
         })
-        .expect("allocating test nodes");
+    }
+
+    fn refill(pool: &mut Pool) {
+        pool.fill(PLENTY, new_link).expect("allocating test nodes");
     }
 
     fn pool() -> Pool {
@@ -459,8 +534,11 @@ mod tests {
         purged
     }
 
-    fn link_id(r: &Ranges, start: usize) -> usize {
-        r.purgeable(start).expect("purgeable range").1.id
+    /// When the link of the purgeable range at `start` joined the LRU: its place there.
+    fn lru_place(r: &Ranges, start: usize) -> usize {
+        let since = r.purgeable(start).expect("purgeable range").1.lru_since;
+        assert_ne!(since, 0, "a purgeable range's link is on the LRU");
+        since
     }
 
     #[test]
@@ -496,23 +574,60 @@ mod tests {
     }
 
     #[test]
-    fn pinning_part_of_a_range_keeps_its_link_and_unpinning_makes_a_new_one() {
+    fn pinning_part_of_a_range_keeps_its_lru_place_and_unpinning_makes_it_newest() {
         let (mut r, mut pool) = (PinRanges::new(), pool());
         unpin(&mut r, &mut pool, 0, 10);
-        let first = link_id(&r, 0);
-        // Trimmed at either end: the same link (same place on the LRU), placed anew.
+        let first = lru_place(&r, 0);
+        // Trimmed at either end: the same place on the LRU, placed anew.
         assert!(!pin(&mut r, &mut pool, 0, 2));
-        assert_eq!(link_id(&r, 2), first);
+        assert_eq!(lru_place(&r, 2), first);
         assert!(!pin(&mut r, &mut pool, 8, 10));
-        assert_eq!(link_id(&r, 2), first);
-        // Split: the left part keeps it, the right part gets another.
+        assert_eq!(lru_place(&r, 2), first);
+        // Split: the left part keeps it, the right part is newer.
         assert!(!pin(&mut r, &mut pool, 4, 5));
-        assert_eq!(link_id(&r, 2), first);
-        assert_ne!(link_id(&r, 5), first);
-        // Unpinned again: merged into one range, most recently unpinned, so a new link.
+        assert_eq!(lru_place(&r, 2), first);
+        let right = lru_place(&r, 5);
+        assert!(right > first);
+        // Unpinned again: merged into one range, the most recently unpinned.
         unpin(&mut r, &mut pool, 0, 10);
-        assert_ne!(link_id(&r, 0), first);
+        assert!(lru_place(&r, 0) > right);
         pages_of(&r);
+    }
+
+    #[test]
+    fn unpin_and_pin_again_reuse_the_pool() {
+        let (mut r, mut pool) = (PinRanges::new(), NodePool::new());
+        pool.fill(Need { nodes: 1, links: 1 }, new_link)
+            .expect("allocating test nodes");
+        let held = (pool.nodes.len(), pool.links.len());
+        for _ in 0..100 {
+            r.unpin(3, 9, &mut pool).expect("the pool holds enough");
+            assert!(!r.pin(0, 16, &mut pool).expect("the pool holds enough"));
+            // Everything the pair took came back, with its link off the LRU.
+            assert_eq!((pool.nodes.len(), pool.links.len()), held);
+            assert!(pool.links.iter().all(|l| l.lru_since == 0));
+        }
+        assert_eq!(r.iter().count(), 0);
+    }
+
+    #[test]
+    fn trim_keeps_a_small_pool_and_frees_a_grown_one() {
+        let mut pool: Pool = NodePool::new();
+        pool.fill(Need { nodes: 1, links: 0 }, new_link)
+            .expect("allocating test nodes");
+        pool.trim();
+        assert_eq!((pool.nodes.len(), pool.links.len()), (2, 2));
+        pool.fill(
+            Need {
+                nodes: 100,
+                links: 100,
+            },
+            new_link,
+        )
+        .expect("allocating test nodes");
+        pool.trim();
+        assert_eq!((pool.nodes.len(), pool.links.len()), (0, 0));
+        assert_eq!(pool.nodes.capacity(), 0);
     }
 
     #[test]

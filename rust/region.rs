@@ -9,7 +9,8 @@
 //!
 //! Nothing allocates with the lock held either: the purge walk (reclaim) try-locks it, and an
 //! allocation under it could wait for that reclaim. Tree nodes and LRU entries are allocated
-//! before locking, and the backing file is created unlocked and installed after a re-check.
+//! without the lock and kept in the region between operations, and the backing file is created
+//! unlocked and installed after a re-check.
 
 use kernel::{
     fmt,
@@ -44,6 +45,9 @@ struct RegionState {
     backing: Option<ShmemFile>,
     /// The unpinned pages; each purgeable range has its entry on the purge LRU.
     pins: PinRanges<LruEntry>,
+    /// Tree nodes and LRU entries for `pins`, kept between operations: a steady
+    /// `ASHMEM_UNPIN`/`ASHMEM_PIN` cycle reuses what the last one freed and allocates nothing.
+    spares: NodePool<LruEntry>,
 }
 
 impl RegionState {
@@ -230,6 +234,7 @@ impl Region {
                     name: KVec::new(),
                     backing: None,
                     pins: PinRanges::new(),
+                    spares: NodePool::new(),
                 }),
                 id: crate::diag::new_id(),
                 registry_links <- ListLinks::new(),
@@ -332,35 +337,53 @@ impl Region {
 
     /// `ASHMEM_PIN`: pins the range; says whether any of its pages had been purged.
     pub(crate) fn pin(&self, pin: AshmemPin) -> Result<isize> {
-        // Dropped after the lock: unused entries are freed outside it.
-        let mut pool = NodePool::new();
-        // An LRU entry is needed only to split a purgeable range.
-        let mut need = Need { nodes: 1, links: 0 };
-        loop {
-            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
-            let mut state = self.state.lock();
-            let (start, end) = state.pin_pages(pin)?;
-            match state.pins.pin(start, end, &mut pool) {
-                Ok(true) => return Ok(uapi::ASHMEM_WAS_PURGED),
-                Ok(false) => return Ok(uapi::ASHMEM_NOT_PURGED),
-                Err(more) => need = more,
-            }
-        }
+        let purged =
+            self.with_spares(pin, |pins, start, end, spares| pins.pin(start, end, spares))?;
+        Ok(if purged {
+            uapi::ASHMEM_WAS_PURGED
+        } else {
+            uapi::ASHMEM_NOT_PURGED
+        })
     }
 
     /// `ASHMEM_UNPIN`: makes the range purgeable, and the most recently unpinned on the LRU.
     pub(crate) fn unpin(&self, pin: AshmemPin) -> Result<isize> {
-        let mut pool = NodePool::new();
-        let mut need = Need { nodes: 1, links: 1 };
+        self.with_spares(pin, |pins, start, end, spares| {
+            pins.unpin(start, end, spares)
+        })?;
+        Ok(0)
+    }
+
+    /// Runs `op` on the pages of `pin` with the region's spare nodes and entries. When it needs
+    /// more, takes the spares out, tops them up without the lock, and runs it again.
+    fn with_spares<T>(
+        &self,
+        pin: AshmemPin,
+        mut op: impl FnMut(
+            &mut PinRanges<LruEntry>,
+            usize,
+            usize,
+            &mut NodePool<LruEntry>,
+        ) -> core::result::Result<T, Need>,
+    ) -> Result<T> {
+        let mut state = self.state.lock();
         loop {
-            // Allocate without the lock; retry in the rare case that more are needed.
-            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
-            let mut state = self.state.lock();
             let (start, end) = state.pin_pages(pin)?;
-            match state.pins.unpin(start, end, &mut pool) {
-                Ok(()) => return Ok(0),
-                Err(more) => need = more,
-            }
+            let RegionState { pins, spares, .. } = &mut *state;
+            let need = match op(pins, start, end, spares) {
+                Ok(done) => {
+                    spares.trim();
+                    return Ok(done);
+                }
+                Err(need) => need,
+            };
+            let mut pool = core::mem::replace(spares, NodePool::new());
+            drop(state);
+            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
+            state = self.state.lock();
+            // Another operation may have put its own spares back meanwhile: they are freed
+            // (freeing is allowed under the lock).
+            state.spares = pool;
         }
     }
 
@@ -368,7 +391,9 @@ impl Region {
     /// reaches the region once the file's reference is gone.
     pub(crate) fn release(&self) {
         crate::diag::unregister(self);
-        self.state.lock().pins = PinRanges::new();
+        let mut state = self.state.lock();
+        state.pins = PinRanges::new();
+        state.spares = NodePool::new();
     }
 
     /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
