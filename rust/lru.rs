@@ -22,11 +22,12 @@ use core::{
     marker::PhantomData,
     mem::{align_of, size_of},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::Relaxed},
 };
 
 use kernel::{
     bindings,
+    cpu::CpuId,
     ffi::{c_char, c_int, c_uint, c_ulong, c_void},
     prelude::*,
     sync::ArcBorrow,
@@ -100,7 +101,7 @@ struct Lru {
     cache: AtomicPtr<bindings::kmem_cache>,
     shrinker: AtomicPtr<bindings::shrinker>,
     /// Pages of the ranges whose entries are on the list.
-    pages: AtomicUsize,
+    pages: PageCount,
     /// Times reclaim asked the shrinker to scan.
     scans: AtomicUsize,
     /// Pages purged by the shrinker.
@@ -116,11 +117,49 @@ static LRU: Lru = Lru {
     list: Opaque::uninit(),
     cache: AtomicPtr::new(ptr::null_mut()),
     shrinker: AtomicPtr::new(ptr::null_mut()),
-    pages: AtomicUsize::new(0),
+    pages: PageCount::new(),
     scans: AtomicUsize::new(0),
     shrinker_purged: AtomicUsize::new(0),
     ioctl_purged: AtomicUsize::new(0),
 };
+
+/// Shards of [`PageCount`]; more than the CPUs of most hosts that run Android containers.
+const PAGE_COUNT_SHARDS: usize = 16;
+
+/// One shard, alone on its cache line.
+#[repr(align(64))]
+struct PageCountShard(AtomicIsize);
+
+/// The pages on the list, counted in shards picked by CPU: every UNPIN and PIN changes the
+/// count, and two CPUs doing that on their own regions would otherwise fight over one cache
+/// line. A reader adds the shards up; a shard alone may go negative.
+struct PageCount {
+    shards: [PageCountShard; PAGE_COUNT_SHARDS],
+}
+
+impl PageCount {
+    const fn new() -> Self {
+        Self {
+            shards: [const { PageCountShard(AtomicIsize::new(0)) }; PAGE_COUNT_SHARDS],
+        }
+    }
+
+    /// Changes the count by `delta` pages.
+    fn add(&self, delta: isize) {
+        // The CPU may change right after: any shard is correct, this one is just likely local.
+        let shard = CpuId::current().as_u32() as usize % PAGE_COUNT_SHARDS;
+        self.shards[shard].0.fetch_add(delta, Relaxed);
+    }
+
+    /// The count: exact when no change is under way.
+    fn get(&self) -> usize {
+        let sum = self
+            .shards
+            .iter()
+            .fold(0isize, |sum, shard| sum.wrapping_add(shard.0.load(Relaxed)));
+        sum.max(0) as usize
+    }
+}
 
 fn list() -> *mut bindings::list_lru {
     LRU.list.get()
@@ -142,7 +181,7 @@ pub(crate) struct LruStats {
 /// The LRU's counters now.
 pub(crate) fn stats() -> LruStats {
     LruStats {
-        pages: LRU.pages.load(Relaxed),
+        pages: LRU.pages.get(),
         scans: LRU.scans.load(Relaxed),
         shrinker_purged: LRU.shrinker_purged.load(Relaxed),
         ioctl_purged: LRU.ioctl_purged.load(Relaxed),
@@ -297,10 +336,9 @@ impl RangeLink for LruEntry {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
-                LRU.pages.fetch_add(pages, Relaxed);
-                LRU.pages.fetch_sub(old, Relaxed);
+                LRU.pages.add(pages as isize - old as isize);
             } else {
-                LRU.pages.fetch_add(pages, Relaxed);
+                LRU.pages.add(pages as isize);
                 // INVARIANT: on the list from here.
                 (*entry).linked = true;
                 bindings::list_lru_add_obj(list(), Opaque::cast_into(&raw const (*entry).link));
@@ -319,7 +357,7 @@ impl RangeLink for LruEntry {
                 // INVARIANT: off the list from here.
                 (*entry).linked = false;
                 if bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link)) {
-                    LRU.pages.fetch_sub((*entry).pages.load(Relaxed), Relaxed);
+                    LRU.pages.add(-((*entry).pages.load(Relaxed) as isize));
                 }
             }
         }
@@ -402,7 +440,7 @@ impl Victim<'_> {
             bindings::list_lru_isolate(self.list, Opaque::cast_into(&raw const (*entry).link));
             // INVARIANT: off the list.
             (*entry).linked = false;
-            LRU.pages.fetch_sub((*entry).pages.load(Relaxed), Relaxed);
+            LRU.pages.add(-((*entry).pages.load(Relaxed) as isize));
             bindings::spin_unlock(&raw mut (*self.list).lock);
         }
         Isolated(())
@@ -568,11 +606,11 @@ const PURGE_ALL_PASSES: usize = 10;
 /// while its region's owner waits for that lock. A range whose region or inode stays busy
 /// through all passes is left on the list; so are ranges unpinned while the passes run.
 pub(crate) fn purge_all() -> usize {
-    let before = LRU.pages.load(Relaxed);
+    let before = LRU.pages.get();
     // SAFETY: A plain read of a kernel constant or variable.
     let nodes = unsafe { ashmem_nr_node_ids() };
     for _ in 0..PURGE_ALL_PASSES {
-        if LRU.pages.load(Relaxed) == 0 {
+        if LRU.pages.get() == 0 {
             break;
         }
         let mut freed = 0;
