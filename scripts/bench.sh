@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # `make bench`: run bench/ashmem_bench.c in the test guest (2 vCPUs) and print
-# its table; the JSON goes to build/<kernel>/bench.json. -q: a short smoke run.
+# its table; the JSON goes to build/<kernel>/bench.json.
 set -euo pipefail
 
-usage() { echo "usage: $0 [-q]   (env: SERIES=7.2, KVM=1)" >&2; exit 2; }
-quick=
-case "${1:-}" in
-	-q) quick=-q ;;
-	"") ;;
+usage() {
+	echo "usage: $0 [-q] [-l | -t]   (-q: smoke run, -l: lifecycle only, -t: threads only;" \
+		"env: SERIES=7.2, KVM=1, ICOUNT=1)" >&2
+	exit 2
+}
+args=()
+for arg in "$@"; do
+	case "$arg" in
+	-q | -l | -t) args+=("$arg") ;;
 	*) usage ;;
-esac
-[ $# -le 1 ] || usage
+	esac
+done
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
 # shellcheck source=scripts/guest-root.sh
@@ -18,7 +22,10 @@ cd "$top"
 guest_root bench
 gcc -O2 -Wall -Werror -static -pthread -I selftests/ashmem -o "$root/bin/ashmem_bench" \
 	bench/ashmem_bench.c
-printf 'BENCH_ARGS=%s\n' "$quick" | cat - scripts/guest/bench-job.sh >"$root/job"
+printf 'BENCH_ARGS="%s"\n' "${args[*]}" | cat - scripts/guest/bench-job.sh >"$root/job"
+if [ "${ICOUNT:-0}" = 1 ]; then
+	echo "ICOUNT=1: TSC ticks are guest instructions; the vCPUs take turns, so the thread figures mean nothing"
+fi
 LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" >"$out/bench.out"
 # The job prints the table, then the JSON between two marker lines.
 sed '/^### bench.json$/,$d' "$out/bench.out"

@@ -5,6 +5,8 @@
 #
 #   KVM=1      try KVM first; fall back to TCG when the guest stays silent
 #   TIMEOUT=S  seconds before a hung guest is killed (default 600)
+#   ICOUNT=1   TCG only: one guest instruction per TSC tick (-icount
+#              shift=0,sleep=off), so timings read as instruction counts
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
 #              lines, empty when there is none) there (default: a temp dir)
 set -euo pipefail
@@ -35,6 +37,7 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
+	[ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ] && accel+=(-icount shift=0,sleep=off)
 	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
 		-smp 2 -m "${GUEST_MEM:-2G}" -nographic -no-reboot -nodefaults \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
@@ -43,7 +46,7 @@ boot() { # boot ACCEL TIMEOUT
 }
 
 status=0
-if [ "${KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then
+if [ "${KVM:-0}" = 1 ] && [ "${ICOUNT:-0}" != 1 ] && [ -w /dev/kvm ]; then
 	boot kvm 30 || status=$?
 	if ! grep -q "guest: running /job" "$console"; then
 		echo "guest-run: KVM guest stayed silent, falling back to TCG" >&2
