@@ -2,8 +2,9 @@
 /*
  * ashmem_bench: /dev/ashmem against memfd_create(), side by side, in one run.
  *
- * Each figure is measured in rounds that alternate the ashmem case and its
- * baseline, so both see the same machine; the median round is reported.
+ * Each figure is measured in rounds that run the ashmem case and its baseline
+ * in turn, the first of the two alternating by round, so both see the same
+ * machine and neither always follows the other; the median round is reported.
  * Prints a table on stdout and writes JSON to the file given with -o.
  *
  * usage: ashmem_bench [-q] [-l | -t] [-o FILE]
@@ -536,8 +537,12 @@ static void thread_figures(int rounds)
 		for (int r = 0; r < rounds; r++) {
 			double s = quick ? 0.2 : 1.0;
 
+			/* Which goes first alternates, so neither always follows the other. */
+			if (r % 2)
+				b[r] = threads(1, s, kinds[k].work);
 			a[r] = threads(2, s, kinds[k].work);
-			b[r] = threads(1, s, kinds[k].work);
+			if (!(r % 2))
+				b[r] = threads(1, s, kinds[k].work);
 		}
 		x = median(a, rounds);
 		y = median(b, rounds);
@@ -658,8 +663,11 @@ static void other_figures(int rounds)
 	for (int r = 0; r < rounds; r++) {
 		size_t size = quick ? 16 * MiB : 256 * MiB;
 
+		if (r % 2)
+			b[r] = fault_in(0, size);
 		a[r] = fault_in(1, size);
-		b[r] = fault_in(0, size);
+		if (!(r % 2))
+			b[r] = fault_in(0, size);
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);
@@ -691,8 +699,11 @@ static void other_figures(int rounds)
 	for (int r = 0; r < rounds; r++) {
 		size_t size = quick ? 8 * MiB : 64 * MiB;
 
+		if (r % 2)
+			b[r] = purge(0, size);
 		a[r] = purge(1, size);
-		b[r] = purge(0, size);
+		if (!(r % 2))
+			b[r] = purge(0, size);
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);
@@ -754,8 +765,11 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		int n = quick ? 200 : 2000;
 
+		if (r % 2)
+			b[r] = lifecycle(LC_MEMFD, n);
 		a[r] = lifecycle(LC_ASHMEM, n);
-		b[r] = lifecycle(LC_MEMFD, n);
+		if (!(r % 2))
+			b[r] = lifecycle(LC_MEMFD, n);
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);

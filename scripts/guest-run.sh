@@ -6,7 +6,9 @@
 #   KVM=1      try KVM first; fall back to TCG when the guest stays silent
 #   TIMEOUT=S  seconds before a hung guest is killed (default 600)
 #   ICOUNT=1   TCG only: one guest instruction per TSC tick (-icount
-#              shift=0,sleep=off), so timings read as instruction counts
+#              shift=0,sleep=off), so timings read as instruction counts. The
+#              vCPUs then take turns, so a CPU waiting for the other sees it
+#              stall: the clocksource watchdog and RCU stall reports are off
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
 #              lines, empty when there is none) there (default: a temp dir)
 set -euo pipefail
@@ -37,11 +39,15 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
-	[ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ] && accel+=(-icount shift=0,sleep=off)
+	local append="console=ttyS0 panic=-1 rdinit=/init"
+	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
+		accel+=(-icount shift=0,sleep=off)
+		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
+	fi
 	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
 		-smp 2 -m "${GUEST_MEM:-2G}" -nographic -no-reboot -nodefaults \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 rdinit=/init" \
+		-append "$append" \
 		-serial "file:$console" -serial "file:$results" </dev/null
 }
 
