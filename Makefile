@@ -39,7 +39,7 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 help: ## List the targets.
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
-	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  KERNEL_SRC=DIR"
+	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
 	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
 module: ## Build ashmem_linux.ko against KDIR (default: the running kernel).
