@@ -89,6 +89,21 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * Round `r` of a figure: the ashmem case and its baseline in turn, the first
+ * of the two alternating by round, so neither always follows the other.
+ */
+#define IN_TURN(r, ashmem_case, baseline) \
+	do {                              \
+		if ((r) % 2) {            \
+			baseline;         \
+			ashmem_case;      \
+		} else {                  \
+			ashmem_case;      \
+			baseline;         \
+		}                         \
+	} while (0)
+
 /* A region of `size` bytes; mapped shared when `map` is not NULL. */
 static int ashmem_region(size_t size, char **map)
 {
@@ -537,12 +552,8 @@ static void thread_figures(int rounds)
 		for (int r = 0; r < rounds; r++) {
 			double s = quick ? 0.2 : 1.0;
 
-			/* Which goes first alternates, so neither always follows the other. */
-			if (r % 2)
-				b[r] = threads(1, s, kinds[k].work);
-			a[r] = threads(2, s, kinds[k].work);
-			if (!(r % 2))
-				b[r] = threads(1, s, kinds[k].work);
+			IN_TURN(r, a[r] = threads(2, s, kinds[k].work),
+				b[r] = threads(1, s, kinds[k].work));
 		}
 		x = median(a, rounds);
 		y = median(b, rounds);
@@ -663,11 +674,7 @@ static void other_figures(int rounds)
 	for (int r = 0; r < rounds; r++) {
 		size_t size = quick ? 16 * MiB : 256 * MiB;
 
-		if (r % 2)
-			b[r] = fault_in(0, size);
-		a[r] = fault_in(1, size);
-		if (!(r % 2))
-			b[r] = fault_in(0, size);
+		IN_TURN(r, a[r] = fault_in(1, size), b[r] = fault_in(0, size));
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);
@@ -699,11 +706,7 @@ static void other_figures(int rounds)
 	for (int r = 0; r < rounds; r++) {
 		size_t size = quick ? 8 * MiB : 64 * MiB;
 
-		if (r % 2)
-			b[r] = purge(0, size);
-		a[r] = purge(1, size);
-		if (!(r % 2))
-			b[r] = purge(0, size);
+		IN_TURN(r, a[r] = purge(1, size), b[r] = purge(0, size));
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);
@@ -765,11 +768,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		int n = quick ? 200 : 2000;
 
-		if (r % 2)
-			b[r] = lifecycle(LC_MEMFD, n);
-		a[r] = lifecycle(LC_ASHMEM, n);
-		if (!(r % 2))
-			b[r] = lifecycle(LC_MEMFD, n);
+		IN_TURN(r, a[r] = lifecycle(LC_ASHMEM, n), b[r] = lifecycle(LC_MEMFD, n));
 	}
 	x = median(a, rounds);
 	y = median(b, rounds);
