@@ -5,7 +5,9 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 # Build output stays out of the source tree (Kbuild's MO=), one directory per kernel.
 MO ?= $(CURDIR)/build/$(or $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null),default)/module
 KERNELRELEASE_OF_KDIR := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
-SERIES ?= 7.2
+# The test kernel of demo, bench, fuzz: Debian's sid or trixie(-backports)
+# kernel, or a self-built 7.2, 7.3 or 7.2-debug.
+SERIES ?= sid
 # The package version is defined once, in dkms.conf.
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
 
@@ -42,9 +44,11 @@ help: ## List the targets.
 	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
 	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
-module: ## Build ashmem_linux.ko against KDIR (default: the running kernel).
-	@scripts/kdir-check.sh $(KDIR)
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(MODULE_FLAGS) modules
+# The tree to build in: KDIR itself, or for Debian's headers (no Rust metadata)
+# the tree scripts/rust-meta.sh rebuilds from linux-source (cached).
+module: ## Build ashmem_linux.ko against KDIR (default: the running kernel); Debian headers get their Rust metadata rebuilt.
+	@tree=$$(scripts/rust-meta.sh $(KDIR)) && \
+		$(MAKE) -C $$tree M=$(CURDIR) $(MODULE_FLAGS) modules
 	@echo "built $(MO)/ashmem_linux.ko"
 
 sign: ## Sign the built module for Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.der (see README).
@@ -71,8 +75,11 @@ uninstall: ## Remove what `make install` installed (DESTDIR, PREFIX honoured).
 		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
-host-check: ## Say whether KDIR (default: the running kernel) can build the module, or what is missing.
-	@scripts/kdir-check.sh $(KDIR)
+host-check: ## Say whether KDIR (default: the running kernel) can build the module, which way, and what is missing.
+	@scripts/rust-meta.sh --check $(KDIR)
+
+rust-meta: ## Rebuild the Rust metadata Debian's headers for KDIR lack (cached), and print the build tree.
+	@scripts/rust-meta.sh $(KDIR)
 
 dkms-install: ## Register with DKMS (source in /usr/src), build and install for KVER (default: running kernel).
 	scripts/dkms.sh install
@@ -83,13 +90,14 @@ dkms-remove: ## Uninstall from every kernel, unregister from DKMS and delete the
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	scripts/deps.sh
 
-kdir: ## Build the test kernel if needed and print its tree.
-	@scripts/test-kernel.sh $(SERIES)
+kdir: ## Build the self-built test kernel of SERIES (7.2, 7.3, 7.2-debug; default 7.2) if needed and print its tree.
+	@scripts/test-kernel.sh $(if $(filter sid trixie,$(SERIES)),7.2,$(SERIES))
 
-# `make check` tests every supported series, and 7.2 with the debug kernel,
-# unless SERIES is given (a series, or SERIES-debug for its debug kernel).
-CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),7.2 7.3 7.2-debug)
-check: ## Full test run on Linux 7.2, 7.3 and a 7.2 debug kernel (KASAN, lockdep, kmemleak): module, clippy, rustfmt, install/sign, DKMS, modprobe, selftests in QEMU.
+# `make check` tests Debian's sid and trixie-backports kernels and the
+# self-built 7.2 debug kernel, unless SERIES is given (any of sid, trixie,
+# 7.2, 7.3, 7.2-debug).
+CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),sid trixie 7.2-debug)
+check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands) and a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit).
 	SERIES="$(CHECK_SERIES)" scripts/check.sh
 
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle or ONLY=threads: those figures.
@@ -118,5 +126,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deps kdir check \
 	bench fuzz demo diag-test diag-guest fmt fmt-check clean

@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 [-q] [-l | -t]   (-q: smoke run, -l: lifecycle only, -t: threads only;" \
-		"env: SERIES=7.2, KVM=1, ICOUNT=1)" >&2
+		"env: SERIES=sid|trixie|7.2|7.3|7.2-debug, KVM=1, ICOUNT=1)" >&2
 	exit 2
 }
 args=()

@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# The whole test run, for each test kernel: test kernel, module (warnings as
-# errors, clippy), rustfmt, make install/sign, the DKMS lifecycle, then a QEMU
-# guest that loads the module DKMS installed with modprobe, as Waydroid does,
-# and runs the selftests and the load/unload tests, and a guest running
-# ashmem-diag against the driver. A kernel is a series (7.2) or a series with
-# the debug flavour (7.2-debug: KASAN, lockdep, kmemleak, ...; see
-# selftests/ashmem/config.debug), where the guest job also scans for leaks.
-# Once: the host unit tests of ashmem-diag and a smoke run of `make bench`.
-# Ends with "N passed, N failed" over every case of every kernel.
+# The whole test run, for each test kernel, then the totals. Ends with
+# "N passed, N failed" over every case of every kernel.
+#
+# A test kernel is one of Debian's own Rust-enabled kernels (sid: the newest
+# sid kernel; trixie: the newest trixie-backports one), or a kernel this
+# project builds (7.2, 7.3; SERIES-debug: the debug flavour, KASAN, lockdep,
+# kmemleak, KUnit, SHRINKER_DEBUG, see selftests/ashmem/config.debug).
+#
+# Debian's kernel: a Debian userland with only Debian packages, where DKMS
+# builds the module as on a user's host (the Rust metadata rebuilt from
+# linux-source), the rebuild's refusals, then Debian's kernel binary booted
+# in a QEMU guest with the DKMS-built module: modprobe as Waydroid does, the
+# selftests 64- and 32-bit, the load/unload tests, ashmem-diag.
+# A self-built kernel: the module with clippy and warnings as errors,
+# rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
+# guest as above plus the module's KUnit suites (and kmemleak on the debug
+# kernel).
+# Once: the host unit tests of ashmem-diag, a smoke run of `make bench` on
+# the first kernel, the fuzz budget.
 set -euo pipefail
 
-[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"7.2 7.3 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
-read -r -a series <<<"${SERIES:-7.2 7.3 7.2-debug}"
+read -r -a kernels <<<"${SERIES:-sid trixie 7.2-debug}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
@@ -27,14 +37,80 @@ outs=()
 host=$top/build/host
 mkdir -p "$host"
 
-step "ashmem-diag host unit tests"
-scripts/tests/tap_unittest.py | tee "$host/diag-unit.tap" || true
-for s in "${series[@]}"; do
+# The selftest guest: ROOT already holds lib/modules and the sha256 of the
+# module to load; adds the selftests, the job and the kernel's config.
+selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT
+	local name=$1 boot=$2 out=$3 config=$4 userland=$5 timeout=$6 root=$3/guest-root rc=0
+	rm -rf "$root"
+	mkdir -p "$root/selftests" "$root/bin"
+	cp -a "$out/guest/." "$root/"
+	cp -r "$out/selftests/64" "$out/selftests/32" "$out/selftests/module" "$root/selftests/"
+	scripts/guest-kmod.sh "$root" $userland
+	cp "$config" "$root/kernel.config"
+	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" scripts/guest/ashmem-user.c
+	cp scripts/guest/selftests-job.sh "$root/job"
+	rm -f "$out/logs/splats"
+	TIMEOUT=$timeout LOGDIR=$out/logs scripts/guest-run.sh "$boot" "$root" | tee "$out/results.tap" || rc=$?
+	[ "$rc" = 0 ] || guest_failed+=("$name: guest run failed (status $rc), logs in $out/logs")
+	{
+		echo "# kernel: the selftest guest's console (KASAN, lockdep, WARN, BUG, ...)"
+		echo "1..1"
+		if [ -f "$out/logs/splats" ] && [ ! -s "$out/logs/splats" ]; then
+			echo "ok 1 no_kernel_report_in_console"
+		else
+			echo "not ok 1 no_kernel_report_in_console"
+			sed 's/^/#   /' "$out/logs/splats" 2>/dev/null | head -n 20 || true
+		fi
+	} | tee "$out/kernel.tap"
+}
+
+diag_guest() { # NAME BOOT-KDIR KO OUT
+	local rc=0
+	scripts/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
+	cat "$4/diag.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$1: ashmem-diag guest failed (status $rc), logs in $4/diag/logs")
+}
+
+selftests() { # KSRC OUT: both builds, from scratch (a removed test's binary must not run)
+	rm -rf "$2/selftests"
+	make --no-print-directory -C selftests/ashmem KSRC="$1" OUT="$2/selftests" >/dev/null
+}
+
+debian_kernel() { # SUITE
+	local suite=$1 release boot out userland
+	read -r release _ <<<"$(scripts/debian-kernel.sh release "$suite")"
+	out=$top/build/debian-$release
+	outs+=("$release $out")
+	mkdir -p "$out"
+
+	step "$release: Debian $suite userland"
+	userland=$(scripts/debian-userland.sh "$suite")
+	echo "$userland: $(tr '\n' ' ' <"${userland%/root}/packages")" >&2
+
+	step "$release: DKMS in the Debian userland (Rust metadata from linux-source)"
+	scripts/debian-dkms-test.sh "$suite" "$out" | tee "$out/debian-dkms.tap"
+	step "$release: the Rust metadata rebuild's checks"
+	scripts/rust-meta-test.sh "$suite" "$out" | tee "$out/rust-meta.tap"
+
+	step "$release: selftests (64-bit and 32-bit)"
+	selftests "$(scripts/debian-kernel.sh ksrc "$suite")" "$out"
+
+	step "$release: Debian's kernel binary in a guest, with the DKMS-built module"
+	boot=$(scripts/debian-kernel.sh boot "$suite")
+	if [ -f "$out/guest/ashmem_linux.sha256" ]; then
+		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$userland" 900
+		step "$release: ashmem-diag in a guest"
+		diag_guest "$release" "$boot" "$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko" "$out"
+	else
+		guest_failed+=("$release: DKMS installed no module: no guest run")
+	fi
+}
+
+own_kernel() { # SERIES[-debug]
+	local s=$1 flavour=plain kdir out timeout=900
+	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=2400; }
 	step "$s: test kernel"
-	flavour=plain
-	[ "${s%-debug}" = "$s" ] || flavour=debug
 	kdir=$(scripts/test-kernel.sh "${s%-debug}" "$flavour")
-	ksrc=$(realpath "$kdir/source")
 	echo "$kdir" >&2
 	out=$top/build/$(basename "$kdir")
 	outs+=("$s $out")
@@ -46,9 +122,7 @@ for s in "${series[@]}"; do
 	make --no-print-directory fmt-check KDIR="$kdir"
 
 	step "$s: selftests (64-bit and 32-bit)"
-	# From scratch: the binary of a test source since removed must not run.
-	rm -rf "$out/selftests"
-	make --no-print-directory -C selftests/ashmem KSRC="$ksrc" OUT="$out/selftests" >/dev/null
+	selftests "$(realpath "$kdir/source")" "$out"
 
 	step "$s: make install, uninstall, sign"
 	scripts/install-test.sh "$kdir" "$out/module" "$out" | tee "$out/packaging.tap"
@@ -58,45 +132,26 @@ for s in "${series[@]}"; do
 	scripts/dkms-test.sh "$kdir" "$out" | tee "$out/dkms.tap"
 
 	step "$s: guest run"
-	root=$out/guest-root
-	rm -rf "$root"
-	mkdir -p "$root/selftests" "$root/bin"
-	cp -a "$out/guest/." "$root/"
-	cp -r "$out/selftests/64" "$out/selftests/32" "$out/selftests/module" "$root/selftests/"
-	scripts/guest-kmod.sh "$root"
-	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" scripts/guest/ashmem-user.c
-	cp scripts/guest/selftests-job.sh "$root/job"
-	rc=0
-	# Under KASAN and lockdep the guest runs several times slower.
-	timeout=600
-	[ "$flavour" = plain ] || timeout=2400
-	rm -f "$out/logs/splats"
-	TIMEOUT=$timeout LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$root" | tee "$out/results.tap" || rc=$?
-	[ "$rc" = 0 ] || guest_failed+=("$s: guest run failed (status $rc), logs in $out/logs")
-	{
-		echo "# kernel: the selftest guest's console (KASAN, lockdep, WARN, BUG, ...)"
-		echo "1..1"
-		if [ -f "$out/logs/splats" ] && [ ! -s "$out/logs/splats" ]; then
-			echo "ok 1 no_kernel_report_in_console"
-		else
-			echo "not ok 1 no_kernel_report_in_console"
-			sed 's/^/#   /' "$out/logs/splats" 2>/dev/null | head -n 20 || true
-		fi
-	} | tee "$out/kernel.tap"
+	selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
 
 	step "$s: ashmem-diag in a guest"
-	rc=0
-	scripts/diag-guest-test.sh "$kdir" "$out/module/ashmem_linux.ko" "$out/diag" \
-		>"$out/diag.tap" || rc=$?
-	cat "$out/diag.tap"
-	[ "$rc" = 0 ] || guest_failed+=("$s: ashmem-diag guest failed (status $rc), logs in $out/diag/logs")
+	diag_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
+}
+
+step "ashmem-diag host unit tests"
+scripts/tests/tap_unittest.py | tee "$host/diag-unit.tap" || true
+for k in "${kernels[@]}"; do
+	case "$k" in
+	sid | trixie) debian_kernel "$k" ;;
+	*) own_kernel "$k" ;;
+	esac
 done
 
-step "make bench (smoke run: it runs and writes valid JSON)"
+step "make bench (smoke run on ${kernels[0]}: it runs and writes valid JSON)"
 {
-	echo "# bench: make bench QUICK=1"
+	echo "# bench: make bench QUICK=1 SERIES=${kernels[0]}"
 	echo "1..1"
-	if SERIES=${series[0]%-debug} scripts/bench.sh -q >"$host/bench.log" 2>&1; then
+	if SERIES=${kernels[0]} scripts/bench.sh -q >"$host/bench.log" 2>&1; then
 		echo "ok 1 make_bench_runs_and_writes_valid_json"
 	else
 		echo "not ok 1 make_bench_runs_and_writes_valid_json"
@@ -107,14 +162,12 @@ step "make bench (smoke run: it runs and writes valid JSON)"
 step "fuzz budget"
 # The fuzzer prints "fuzz: N operations" per run: the sum over every kernel.
 fuzz_ops=0
-for so in "${outs[@]}"; do
+for ko in "${outs[@]}"; do
 	# No such line (a guest that died early) counts 0: it must not stop the run.
-	n=$({ grep -aoE 'fuzz: [0-9]+ operations' "${so#* }/results.tap" || true; } | awk '{ s += $2 } END { print s + 0 }')
+	n=$({ grep -aoE 'fuzz: [0-9]+ operations' "${ko#* }/results.tap" || true; } | awk '{ s += $2 } END { print s + 0 }')
 	fuzz_ops=$((fuzz_ops + n))
 done
 {
-	# 100,000 per kernel: the default three kernels make 300,000, above the
-	# 200,000 the whole run must reach; one kernel alone (SERIES=...) passes too.
 	want=$((100000 * ${#outs[@]}))
 	echo "# fuzz-budget: operations fuzzed across ${#outs[@]} kernels: $fuzz_ops"
 	echo "1..1"
@@ -127,15 +180,16 @@ done
 
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
-parts=(dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module" kunit: kmemleak: kernel: diag:)
-part_re='^# (dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|diag-unit|bench|fuzz-budget): '
-for so in "${outs[@]}"; do
-	s=${so%% *} out=${so#* }
-	cat "$out/dkms.tap" "$out/packaging.tap" "$out/results.tap" "$out/kernel.tap" "$out/diag.tap" >"$out/all.tap"
+parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
+	kunit: kmemleak: kernel: diag:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|diag-unit|bench|fuzz-budget): '
+for ko in "${outs[@]}"; do
+	k=${ko%% *} out=${ko#* }
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
-		# kmemleak runs on the debug kernel only.
+		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
-		printf '%s %s ' "$s" "$part"
+		printf '%s %s ' "$k" "$part"
 		awk -v want="# $part" -v re="$part_re" '$0 ~ re { on = index($0, want) == 1 } on' \
 			"$out/all.tap" | scripts/tap-summary.sh | tail -n 1 || true
 	done
@@ -148,6 +202,6 @@ for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
 {
 	cat "$host/diag-unit.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
-	for so in "${outs[@]}"; do cat "${so#* }/all.tap"; done
+	for ko in "${outs[@]}"; do cat "${ko#* }/all.tap"; done
 } | scripts/tap-summary.sh || summary=$?
 [ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]

@@ -5,7 +5,7 @@
 # few processes holding regions.
 set -euo pipefail
 
-[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=7.2, KVM=1)" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=sid|trixie|7.2|7.3|7.2-debug, KVM=1)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
 # shellcheck source=scripts/guest-root.sh

@@ -26,7 +26,7 @@ copy_source() { # DEST
 	rm -rf "$dest"
 	mkdir -p "$dest"
 	(cd "$top" && {
-		printf '%s\n' dkms.conf Makefile Kbuild COPYING version.c scripts/kdir-check.sh
+		printf '%s\n' dkms.conf Makefile Kbuild COPYING version.c scripts/kdir-check.sh scripts/rust-meta.sh
 		find rust packaging -type f \( -name '*.rs' -o -name '*.c' -o -name '*.h' \)
 	} | sort -u | cpio -pdm --quiet "$dest")
 	echo "$dest"

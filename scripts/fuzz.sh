@@ -11,7 +11,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 SECONDS [SEED]   (env: SERIES=7.2, OPS=N, WORKERS=N, KVM=1)" >&2
+	echo "usage: $0 SECONDS [SEED]   (env: SERIES=sid|trixie|7.2|7.3|7.2-debug, OPS=N, WORKERS=N, KVM=1)" >&2
 	exit 2
 }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -35,7 +35,7 @@ cd "$top"
 . scripts/guest-root.sh
 guest_root fuzz
 rm -rf "$out/fuzz-build"
-make --no-print-directory -C selftests/ashmem KSRC="$kdir/source" OUT="$out/fuzz-build" \
+make --no-print-directory -C selftests/ashmem KSRC="$ksrc" OUT="$out/fuzz-build" \
 	"$out/fuzz-build/64/fuzz" "$out/fuzz-build/32/fuzz" >&2
 cp "$out/fuzz-build/64/fuzz" "$root/bin/fuzz64"
 cp "$out/fuzz-build/32/fuzz" "$root/bin/fuzz32"
@@ -50,6 +50,6 @@ TIMEOUT=${TIMEOUT:-$((seconds + 600))} LOGDIR=$out/logs scripts/guest-run.sh "$k
 total=$(sed -n 's/^# fuzz: \([0-9][0-9]*\) operations .*/\1/p' "$out/fuzz.out" | awk '{ s += $1 } END { print s + 0 }')
 echo "fuzz: $total operations, seed $seed ($(basename "$kdir"); output in $out/fuzz.out)"
 if [ "$rc" != 0 ]; then
-	echo "fuzz: FAILED (replay: make fuzz SECONDS=$seconds SEED=$seed${ops:+ OPS=$ops}${workers:+ WORKERS=$workers} SERIES=${SERIES:-7.2}; a failing op's own replay line is above)" >&2
+	echo "fuzz: FAILED (replay: make fuzz SECONDS=$seconds SEED=$seed${ops:+ OPS=$ops}${workers:+ WORKERS=$workers} SERIES=${SERIES:-sid}; a failing op's own replay line is above)" >&2
 	exit "$rc"
 fi

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Put the host's kmod (modprobe, depmod, modinfo, insmod, rmmod, lsmod) and
-# the shared libraries it needs into a guest root, under /sbin: the tools a
-# real host uses, rather than busybox's applets (the guest job puts /sbin
-# first on PATH).
+# Put kmod (modprobe, depmod, modinfo, insmod, rmmod, lsmod) and the shared
+# libraries it needs into a guest root, under /sbin: the tools a real host
+# uses, rather than busybox's applets (the guest job puts /sbin first on
+# PATH). They come from the host, or from USERLAND (a Debian userland of
+# scripts/debian-userland.sh), whose kmod then runs in the guest as it would
+# on that Debian host.
 set -euo pipefail
 
-usage() { echo "usage: $0 ROOT" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-root=$1
-kmod=$(command -v kmod) || { echo "guest-kmod: kmod is not installed" >&2; exit 1; }
+usage() { echo "usage: $0 ROOT [USERLAND]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+root=$1 userland=${2:-}
 mkdir -p "$root/sbin" "$root/etc"
-for f in "$kmod" $(ldd "$kmod" | grep -oE '/[^ ]+'); do
+if [ -n "$userland" ]; then
+	kmod=/usr/bin/kmod
+	[ -x "$userland$kmod" ] || { echo "guest-kmod: no $kmod in $userland" >&2; exit 1; }
+	libs=$(chroot "$userland" ldd "$kmod" | grep -oE '/[^ ]+')
+else
+	kmod=$(command -v kmod) || { echo "guest-kmod: kmod is not installed" >&2; exit 1; }
+	libs=$(ldd "$kmod" | grep -oE '/[^ ]+')
+fi
+for f in "$kmod" $libs; do
 	mkdir -p "$root$(dirname "$f")"
-	cp -L "$f" "$root$f"
+	cp -L "$userland$f" "$root$f"
 done
 for tool in modprobe depmod modinfo insmod rmmod lsmod; do
 	ln -sf "$kmod" "$root/sbin/$tool"

@@ -3,8 +3,8 @@
 # downloading Debian's linux-source-SERIES package into the cache if needed.
 #
 # The package comes from a Debian suite this host does not track (sid or
-# trixie-backports), through a private apt configuration, so nothing is
-# installed on the host. The mirror is the one the host's own apt uses.
+# trixie-backports), through the private apt configuration of
+# scripts/debian-apt.sh, so nothing is installed on the host.
 set -euo pipefail
 
 usage() { echo "usage: $0 SERIES   (e.g. $0 7.2; KERNEL_SRC=DIR to use your own tree)" >&2; exit 2; }
@@ -17,44 +17,14 @@ if [ -n "${KERNEL_SRC:-}" ]; then
 	exit 0
 fi
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/ashmem_linux
-aptdir=$cache/apt
-mkdir -p "$aptdir/lists/partial" "$cache/src"
-
-# The Debian mirror of the host's own apt sources (deb822 or one-line style).
-mirror_uri() {
-	local f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "$uri"; return; }
-	done
-	echo "no Debian mirror found in /etc/apt sources" >&2
-	return 1
-}
-
-apt_opts=(-o "Dir::Etc::sourcelist=$aptdir/sources.list" -o Dir::Etc::sourceparts=-
-	-o "Dir::State::Lists=$aptdir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-	-o "Dir::Cache::archives=$aptdir" -o APT::Sandbox::User=root)
+here=$(dirname "$(realpath "$0")")
+# shellcheck source=scripts/debian-apt.sh
+. "$here/debian-apt.sh"
+debian_apt_init
+cache=$debian_cache
+mkdir -p "$cache/src"
 
 pkg=linux-source-$series
-# Refresh the private package lists at most once a day.
-if [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
-	uri=$(mirror_uri)
-	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	{
-		echo "deb [signed-by=$keyring] $uri sid main"
-		echo "deb [signed-by=$keyring] $uri trixie-backports main"
-	} >"$aptdir/sources.list"
-	echo "kernel-source: refreshing package lists for sid and trixie-backports" >&2
-	apt-get -q "${apt_opts[@]}" update >&2
-fi
-
 # Newest version offered in any suite.
 version=$(apt-cache "${apt_opts[@]}" madison "$pkg" | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' |
 	sort -V | tail -n 1)
