@@ -85,43 +85,51 @@ class FakeProc:
         for d in (self.proc, self.sys, self.debug):
             os.mkdir(d)
 
-    def dir(self, pid):
-        return os.path.join(self.proc, str(pid))
+    def dir(self, pid, tid=None):
+        d = os.path.join(self.proc, str(pid))
+        return os.path.join(d, "task", str(tid)) if tid is not None else d
 
     def add(self, pid, comm="app", cgroup="0::/user.slice/app.scope",
             smaps="", fds=(), other_fds=(), starttime=1000, flags=0,
-            maps=None):
-        """A process. fds: (fd, fdinfo text) of ashmem fds; other_fds:
-        (fd, link target). maps defaults to smaps's header lines."""
-        d = self.dir(pid)
+            maps=None, cmdline=None, state="S", tid=None):
+        """A process (or with tid, the thread TID of process PID, under
+        PID/task/TID). fds: (fd, fdinfo text) of ashmem fds; other_fds:
+        (fd, link target). maps defaults to smaps's header lines, cmdline
+        (bytes or str) to comm and a NUL, as after exec(comm)."""
+        d = self.dir(pid, tid)
         shutil.rmtree(d, True)
         os.makedirs(os.path.join(d, "fd"))
         os.makedirs(os.path.join(d, "fdinfo"))
-        stat = "%d (%s) S 1 %d %d 0 -1 %d" % (pid, comm, pid, pid, flags)
+        stat = "%d (%s) %s 1 %d %d 0 -1 %d" % (tid or pid, comm, state, pid,
+                                             pid, flags)
         stat += " 0" * 12 + " %d 0 0" % starttime
-        self.write(pid, "stat", stat + "\n")
-        self.write(pid, "comm", comm + "\n")
-        self.write(pid, "cgroup", cgroup + "\n")
-        self.write(pid, "smaps", smaps)
+        self.write(pid, "stat", stat + "\n", tid)
+        self.write(pid, "comm", comm + "\n", tid)
+        self.write(pid, "cgroup", cgroup + "\n", tid)
+        if cmdline is None:
+            cmdline = comm + "\0"
+        self.write(pid, "cmdline", cmdline, tid)
+        self.write(pid, "smaps", smaps, tid)
         if maps is None:
             maps = "".join(line + "\n" for line in smaps.split("\n")
                            if re.match(r"^[0-9a-f]+-", line))
-        self.write(pid, "maps", maps)
+        self.write(pid, "maps", maps, tid)
         for fd, info in fds:
-            self.add_fd(pid, fd, "/dev/ashmem", info)
+            self.add_fd(pid, fd, "/dev/ashmem", info, tid)
         for fd, target in other_fds:
-            self.add_fd(pid, fd, target, "pos:\t0\nflags:\t02\n")
+            self.add_fd(pid, fd, target, "pos:\t0\nflags:\t02\n", tid)
 
-    def add_fd(self, pid, fd, target, info):
-        os.symlink(target, os.path.join(self.dir(pid), "fd", str(fd)))
-        self.write(pid, os.path.join("fdinfo", str(fd)), info)
+    def add_fd(self, pid, fd, target, info, tid=None):
+        os.symlink(target, os.path.join(self.dir(pid, tid), "fd", str(fd)))
+        self.write(pid, os.path.join("fdinfo", str(fd)), info, tid)
 
-    def write(self, pid, name, text):
-        with open(os.path.join(self.dir(pid), name), "w") as f:
+    def write(self, pid, name, text, tid=None):
+        mode = "wb" if isinstance(text, bytes) else "w"
+        with open(os.path.join(self.dir(pid, tid), name), mode) as f:
             f.write(text)
 
     def kthread(self, pid, comm="kworker/0:1"):
-        self.add(pid, comm, cgroup="0::/", flags=PF_KTHREAD)
+        self.add(pid, comm, cgroup="0::/", flags=PF_KTHREAD, cmdline="")
 
     def remove(self, pid):
         shutil.rmtree(self.dir(pid))
