@@ -473,10 +473,19 @@ class SortingAndFilters(unittest.TestCase):
         self.assertEqual(code, 0)
         lines = out.splitlines()
         self.assertTrue(lines[0].split()[:3] == ["PID", "COMMAND", "REGIONS"])
-        self.assertEqual([ln.split()[0] for ln in lines[1:6]],
-                         ["100", "200", "300", "400", "TOTAL"])
-        total = lines[5].split()
-        self.assertEqual(total[3], "6")              # unique regions
+        # By container (host, then lxc:waydroid2: by label when sorted by
+        # pid), a TOTAL line each, then the TOTAL of all.
+        self.assertEqual([ln.split()[:1] for ln in lines[1:10]],
+                         [["300"], ["400"], ["TOTAL"], [], ["100"], ["200"],
+                          ["TOTAL"], [], ["TOTAL"]])
+        self.assertEqual(lines[3].split()[:5],
+                         ["TOTAL", "host:", "2", "processes", "3"])
+        self.assertEqual(lines[7].split()[:5],
+                         ["TOTAL", "lxc:waydroid2:", "2", "processes", "3"])
+        self.assertTrue(lines[7].endswith(" /lxc.payload.waydroid2"))
+        total = lines[9].split()
+        self.assertEqual(total[:4], ["TOTAL", "all:", "4", "processes"])
+        self.assertEqual(total[4], "6")              # unique regions
         self.assertIn("name with spaces", out)
         self.assertIn("big", out)
         self.assertIn("1.0M", out)                  # fd-held size of pid 300
@@ -501,7 +510,10 @@ class SortingAndFilters(unittest.TestCase):
 class JsonSchema(unittest.TestCase):
     PROCESS = {"pid", "comm", "cgroup", "starttime", "region_count",
                "private_mappings", "mapped_bytes", "rss_bytes", "pss_bytes",
-               "swap_bytes", "fd_held_bytes", "region_bytes", "regions"}
+               "swap_bytes", "fd_held_bytes", "region_bytes", "regions",
+               "command", "argv0", "state", "tid", "container"}
+    TOTALS = {"processes", "region_count", "region_bytes", "mapped_bytes",
+              "rss_bytes", "pss_bytes", "swap_bytes", "fd_held_bytes"}
     REGION = {"kind", "id", "inode", "name", "size", "mappings",
               "mapped_bytes", "rss_bytes", "pss_bytes", "swap_bytes", "fds",
               "pinned_pages", "unpinned_pages", "purged_pages"}
@@ -519,12 +531,14 @@ class JsonSchema(unittest.TestCase):
 
     def check_scan_doc(self, doc):
         self.assertEqual(set(doc), {"schema", "time", "proc_root", "filters",
-                                    "processes", "totals", "scan", "driver"})
-        self.assertEqual(doc["schema"], "ashmem-diag/1")
+                                    "processes", "totals", "containers",
+                                    "scan", "driver"})
+        self.assertEqual(doc["schema"], "ashmem-diag/2")
         self.assertEqual(set(doc["filters"]), {"pid", "comm", "cgroup"})
-        self.assertEqual(set(doc["totals"]), {
-            "processes", "region_count", "region_bytes", "mapped_bytes",
-            "rss_bytes", "pss_bytes", "swap_bytes", "fd_held_bytes"})
+        self.assertEqual(set(doc["totals"]), self.TOTALS)
+        for c in doc["containers"]:
+            self.assertEqual(set(c), self.TOTALS | {"label", "kind", "name",
+                                                    "cgroup"})
         self.assertEqual(set(doc["scan"]), {
             "duration_s", "processes_seen", "processes_scanned",
             "kernel_threads", "filtered_out", "vanished", "vanished_pids",
@@ -550,6 +564,14 @@ class JsonSchema(unittest.TestCase):
         (p,) = doc["processes"]
         self.assertEqual((p["pid"], p["comm"], p["cgroup"], p["starttime"]),
                          (10, "app", "/lxc.payload.waydroid2", 4242))
+        self.assertEqual((p["command"], p["argv0"], p["state"], p["tid"],
+                          p["container"]),
+                         ("app", "app", "S", None, "lxc:waydroid2"))
+        self.assertEqual(doc["containers"], [dict(
+            label="lxc:waydroid2", kind="lxc", name="waydroid2",
+            cgroup="/lxc.payload.waydroid2", processes=1, region_count=2,
+            region_bytes=8010, mapped_bytes=12 * KB, rss_bytes=12 * KB,
+            pss_bytes=4 * KB, swap_bytes=0, fd_held_bytes=8010)])
         self.assertEqual((p["region_count"], p["private_mappings"]), (2, 1))
         self.assertEqual((p["mapped_bytes"], p["rss_bytes"], p["pss_bytes"]),
                          (12 * KB, 12 * KB, 4 * KB))
@@ -573,8 +595,10 @@ class JsonSchema(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertEqual(set(doc), {"schema", "interval_s",
                                     "samples_requested", "interrupted",
-                                    "rules", "samples", "flagged", "last"})
-        self.assertEqual(doc["schema"], "ashmem-diag-watch/1")
+                                    "rules", "samples", "flagged", "chart",
+                                    "last"})
+        self.assertEqual(doc["schema"], "ashmem-diag-watch/2")
+        self.assertIsNone(doc["chart"])
         self.assertEqual(doc["rules"], {"min_run": 3, "grow_bytes": None,
                                         "grow_regions": None})
         self.assertEqual(len(doc["samples"]), 3)
@@ -973,7 +997,7 @@ class DriverAndHost(unittest.TestCase):
                              stdout=subprocess.PIPE,
                              universal_newlines=True).stdout
         doc = json.loads(out)
-        self.assertEqual(doc["schema"], "ashmem-diag/1")
+        self.assertEqual(doc["schema"], "ashmem-diag/2")
         # At least this test's own process, which is always readable.
         self.assertGreater(doc["scan"]["processes_scanned"], 0)
         self.assertNotIn(os.getpid(), doc["scan"]["unreadable"]["pids"])
