@@ -20,7 +20,7 @@ top=$(realpath "$(dirname "$0")/..")
 mkdir -p "$out"
 out=$(realpath "$out")
 
-gcc -O2 -Wall -Wextra -Werror -static -o "$out/workload" "$top/selftests/diag/workload.c"
+gcc -O2 -Wall -Wextra -Werror -static -pthread -o "$out/workload" "$top/selftests/diag/workload.c"
 
 root=$out/diag-root
 rm -rf "$root"
