@@ -109,6 +109,13 @@ diag-guest: ## Run ashmem-diag against the driver in a QEMU guest.
 		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
 		scripts/diag-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag
 
+diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leaking app beside a stable one, in a QEMU guest (KDIR=tree: that kernel).
+	@kdir=$(if $(filter command line environment,$(origin KDIR)),$(KDIR),$$(scripts/test-kernel.sh $(SERIES))) && \
+		out=$(CURDIR)/build/$$(basename $$kdir) && \
+		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
+		scripts/diag-chart.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag-chart && \
+		cp $$out/diag-chart/diag-chart.svg docs/diag-chart.svg
+
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
 
@@ -119,4 +126,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
-	bench fuzz demo diag-test diag-guest fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest diag-chart fmt fmt-check clean
