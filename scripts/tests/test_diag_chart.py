@@ -116,7 +116,8 @@ class Chart(unittest.TestCase):
         # One point per sample of each series, with its time and value.
         (leaker,) = [g for g in root.iter(SVG + "g")
                      if g.get("class") == "series flagged"]
-        tips = [c.find(SVG + "title").text for c in leaker.iter(SVG + "circle")]
+        tips = [c.find(SVG + "title").text
+                for c in leaker.iter(SVG + "circle")]
         self.assertEqual([t.rpartition(": ")[2] for t in tips],
                          ["4.0K at 0 s", "8.0K at 2 s", "12K at 4.5 s",
                           "16K at 6 s"])

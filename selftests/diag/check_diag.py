@@ -566,7 +566,8 @@ def main():
                True)
         expect("the stable package's series, not flagged", drawn.get(stable),
                False)
-        words = " ".join("".join(e.itertext()) for e in root.iter(SVG + "text"))
+        words = " ".join("".join(e.itertext())
+                         for e in root.iter(SVG + "text"))
         expect_true("legend names the leaking package",
                     PACKAGES["leaker"] in words and "FLAGGED" in words)
         series = {s["pid"]: s for s in state["watch"]["chart"]["series"]}
