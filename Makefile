@@ -112,10 +112,12 @@ demo: ## Boot a guest and show /dev/ashmem in use.
 diag-test: ## Host unit tests of scripts/ashmem-diag.
 	python3 -m unittest discover -s scripts/tests -v
 
-diag-guest: ## Run ashmem-diag against the driver in a QEMU guest.
-	@kdir=$$(scripts/test-kernel.sh $(SERIES)) && out=$(CURDIR)/build/$$(basename $$kdir) && \
-		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
-		scripts/diag-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag
+diag-guest: ## Run ashmem-diag against the driver in a QEMU guest (SERIES).
+	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/diag-guest-test.sh $$1 $$4 $$3/diag
+
+diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leaking app beside a stable one, in a QEMU guest (SERIES).
+	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/diag-chart.sh $$1 $$4 $$3/diag-chart && \
+		cp $$3/diag-chart/diag-chart.svg docs/diag-chart.svg
 
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
@@ -127,4 +129,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deps kdir check \
-	bench fuzz demo diag-test diag-guest fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest diag-chart fmt fmt-check clean

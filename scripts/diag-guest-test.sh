@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Run the real scripts/ashmem-diag against the real driver in the QEMU test
-# guest: build selftests/diag/workload (static), assemble a guest root with
-# the module, Debian's python3 (scripts/guest-python.sh), the tool, the
-# checker and the workload, boot it and print the checker's TAP, headed
-# "# diag: ashmem-diag in the guest". Exits non-zero when a check fails, the
-# guest fails, or its kernel log shows a splat.
+# guest: a guest root with the module, Debian's python3, the tool, the checker
+# and selftests/diag/workload (scripts/diag-guest-root.sh), booted; prints the
+# checker's TAP, headed "# diag: ashmem-diag in the guest". Exits non-zero
+# when a check fails, the guest fails, or its kernel log shows a splat.
 #
 #   KDIR  the test kernel tree (scripts/test-kernel.sh prints it)
 #   KO    the module built against it (ashmem_linux.ko)
-#   OUT   output directory: workload, guest root, results.tap, logs/
+#   OUT   output directory: guest root, results.tap, logs/
 set -euo pipefail
 
 usage() { echo "usage: $0 KDIR KO OUT   (env: KVM=1, TIMEOUT=S as for scripts/guest-run.sh)" >&2; exit 2; }
@@ -20,15 +19,8 @@ top=$(realpath "$(dirname "$0")/..")
 mkdir -p "$out"
 out=$(realpath "$out")
 
-gcc -O2 -Wall -Wextra -Werror -static -o "$out/workload" "$top/selftests/diag/workload.c"
-
 root=$out/diag-root
-rm -rf "$root"
-mkdir -p "$root/lib/modules" "$root/diag"
-cp "$ko" "$root/lib/modules/ashmem_linux.ko"
-"$top/scripts/guest-python.sh" "$root"
-cp "$top/scripts/ashmem-diag" "$top/selftests/diag/check_diag.py" "$out/workload" "$root/diag/"
-cp "$top/scripts/guest/diag-job.sh" "$root/job"
+"$top/scripts/diag-guest-root.sh" "$ko" "$top/scripts/guest/diag-job.sh" "$root"
 
 guest=0
 LOGDIR=$out/logs "$top/scripts/guest-run.sh" "$kdir" "$root" | tee "$out/results.tap" || guest=$?

@@ -85,43 +85,51 @@ class FakeProc:
         for d in (self.proc, self.sys, self.debug):
             os.mkdir(d)
 
-    def dir(self, pid):
-        return os.path.join(self.proc, str(pid))
+    def dir(self, pid, tid=None):
+        d = os.path.join(self.proc, str(pid))
+        return os.path.join(d, "task", str(tid)) if tid is not None else d
 
     def add(self, pid, comm="app", cgroup="0::/user.slice/app.scope",
             smaps="", fds=(), other_fds=(), starttime=1000, flags=0,
-            maps=None):
-        """A process. fds: (fd, fdinfo text) of ashmem fds; other_fds:
-        (fd, link target). maps defaults to smaps's header lines."""
-        d = self.dir(pid)
+            maps=None, cmdline=None, state="S", tid=None):
+        """A process (or with tid, the thread TID of process PID, under
+        PID/task/TID). fds: (fd, fdinfo text) of ashmem fds; other_fds:
+        (fd, link target). maps defaults to smaps's header lines, cmdline
+        (bytes or str) to comm and a NUL, as after exec(comm)."""
+        d = self.dir(pid, tid)
         shutil.rmtree(d, True)
         os.makedirs(os.path.join(d, "fd"))
         os.makedirs(os.path.join(d, "fdinfo"))
-        stat = "%d (%s) S 1 %d %d 0 -1 %d" % (pid, comm, pid, pid, flags)
+        stat = "%d (%s) %s 1 %d %d 0 -1 %d" % (tid or pid, comm, state, pid,
+                                             pid, flags)
         stat += " 0" * 12 + " %d 0 0" % starttime
-        self.write(pid, "stat", stat + "\n")
-        self.write(pid, "comm", comm + "\n")
-        self.write(pid, "cgroup", cgroup + "\n")
-        self.write(pid, "smaps", smaps)
+        self.write(pid, "stat", stat + "\n", tid)
+        self.write(pid, "comm", comm + "\n", tid)
+        self.write(pid, "cgroup", cgroup + "\n", tid)
+        if cmdline is None:
+            cmdline = comm + "\0"
+        self.write(pid, "cmdline", cmdline, tid)
+        self.write(pid, "smaps", smaps, tid)
         if maps is None:
             maps = "".join(line + "\n" for line in smaps.split("\n")
                            if re.match(r"^[0-9a-f]+-", line))
-        self.write(pid, "maps", maps)
+        self.write(pid, "maps", maps, tid)
         for fd, info in fds:
-            self.add_fd(pid, fd, "/dev/ashmem", info)
+            self.add_fd(pid, fd, "/dev/ashmem", info, tid)
         for fd, target in other_fds:
-            self.add_fd(pid, fd, target, "pos:\t0\nflags:\t02\n")
+            self.add_fd(pid, fd, target, "pos:\t0\nflags:\t02\n", tid)
 
-    def add_fd(self, pid, fd, target, info):
-        os.symlink(target, os.path.join(self.dir(pid), "fd", str(fd)))
-        self.write(pid, os.path.join("fdinfo", str(fd)), info)
+    def add_fd(self, pid, fd, target, info, tid=None):
+        os.symlink(target, os.path.join(self.dir(pid, tid), "fd", str(fd)))
+        self.write(pid, os.path.join("fdinfo", str(fd)), info, tid)
 
-    def write(self, pid, name, text):
-        with open(os.path.join(self.dir(pid), name), "w") as f:
+    def write(self, pid, name, text, tid=None):
+        mode = "wb" if isinstance(text, bytes) else "w"
+        with open(os.path.join(self.dir(pid, tid), name), mode) as f:
             f.write(text)
 
     def kthread(self, pid, comm="kworker/0:1"):
-        self.add(pid, comm, cgroup="0::/", flags=PF_KTHREAD)
+        self.add(pid, comm, cgroup="0::/", flags=PF_KTHREAD, cmdline="")
 
     def remove(self, pid):
         shutil.rmtree(self.dir(pid))
@@ -465,10 +473,19 @@ class SortingAndFilters(unittest.TestCase):
         self.assertEqual(code, 0)
         lines = out.splitlines()
         self.assertTrue(lines[0].split()[:3] == ["PID", "COMMAND", "REGIONS"])
-        self.assertEqual([ln.split()[0] for ln in lines[1:6]],
-                         ["100", "200", "300", "400", "TOTAL"])
-        total = lines[5].split()
-        self.assertEqual(total[3], "6")              # unique regions
+        # By container (host, then lxc:waydroid2: by label when sorted by
+        # pid), a TOTAL line each, then the TOTAL of all.
+        self.assertEqual([ln.split()[:1] for ln in lines[1:10]],
+                         [["300"], ["400"], ["TOTAL"], [], ["100"], ["200"],
+                          ["TOTAL"], [], ["TOTAL"]])
+        self.assertEqual(lines[3].split()[:5],
+                         ["TOTAL", "host:", "2", "processes", "3"])
+        self.assertEqual(lines[7].split()[:5],
+                         ["TOTAL", "lxc:waydroid2:", "2", "processes", "3"])
+        self.assertTrue(lines[7].endswith(" /lxc.payload.waydroid2"))
+        total = lines[9].split()
+        self.assertEqual(total[:4], ["TOTAL", "all:", "4", "processes"])
+        self.assertEqual(total[4], "6")              # unique regions
         self.assertIn("name with spaces", out)
         self.assertIn("big", out)
         self.assertIn("1.0M", out)                  # fd-held size of pid 300
@@ -493,7 +510,10 @@ class SortingAndFilters(unittest.TestCase):
 class JsonSchema(unittest.TestCase):
     PROCESS = {"pid", "comm", "cgroup", "starttime", "region_count",
                "private_mappings", "mapped_bytes", "rss_bytes", "pss_bytes",
-               "swap_bytes", "fd_held_bytes", "region_bytes", "regions"}
+               "swap_bytes", "fd_held_bytes", "region_bytes", "regions",
+               "command", "argv0", "state", "tid", "container"}
+    TOTALS = {"processes", "region_count", "region_bytes", "mapped_bytes",
+              "rss_bytes", "pss_bytes", "swap_bytes", "fd_held_bytes"}
     REGION = {"kind", "id", "inode", "name", "size", "mappings",
               "mapped_bytes", "rss_bytes", "pss_bytes", "swap_bytes", "fds",
               "pinned_pages", "unpinned_pages", "purged_pages"}
@@ -511,12 +531,14 @@ class JsonSchema(unittest.TestCase):
 
     def check_scan_doc(self, doc):
         self.assertEqual(set(doc), {"schema", "time", "proc_root", "filters",
-                                    "processes", "totals", "scan", "driver"})
-        self.assertEqual(doc["schema"], "ashmem-diag/1")
+                                    "processes", "totals", "containers",
+                                    "scan", "driver"})
+        self.assertEqual(doc["schema"], "ashmem-diag/2")
         self.assertEqual(set(doc["filters"]), {"pid", "comm", "cgroup"})
-        self.assertEqual(set(doc["totals"]), {
-            "processes", "region_count", "region_bytes", "mapped_bytes",
-            "rss_bytes", "pss_bytes", "swap_bytes", "fd_held_bytes"})
+        self.assertEqual(set(doc["totals"]), self.TOTALS)
+        for c in doc["containers"]:
+            self.assertEqual(set(c), self.TOTALS | {"label", "kind", "name",
+                                                    "cgroup"})
         self.assertEqual(set(doc["scan"]), {
             "duration_s", "processes_seen", "processes_scanned",
             "kernel_threads", "filtered_out", "vanished", "vanished_pids",
@@ -542,6 +564,14 @@ class JsonSchema(unittest.TestCase):
         (p,) = doc["processes"]
         self.assertEqual((p["pid"], p["comm"], p["cgroup"], p["starttime"]),
                          (10, "app", "/lxc.payload.waydroid2", 4242))
+        self.assertEqual((p["command"], p["argv0"], p["state"], p["tid"],
+                          p["container"]),
+                         ("app", "app", "S", None, "lxc:waydroid2"))
+        self.assertEqual(doc["containers"], [dict(
+            label="lxc:waydroid2", kind="lxc", name="waydroid2",
+            cgroup="/lxc.payload.waydroid2", processes=1, region_count=2,
+            region_bytes=8010, mapped_bytes=12 * KB, rss_bytes=12 * KB,
+            pss_bytes=4 * KB, swap_bytes=0, fd_held_bytes=8010)])
         self.assertEqual((p["region_count"], p["private_mappings"]), (2, 1))
         self.assertEqual((p["mapped_bytes"], p["rss_bytes"], p["pss_bytes"]),
                          (12 * KB, 12 * KB, 4 * KB))
@@ -565,8 +595,10 @@ class JsonSchema(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertEqual(set(doc), {"schema", "interval_s",
                                     "samples_requested", "interrupted",
-                                    "rules", "samples", "flagged", "last"})
-        self.assertEqual(doc["schema"], "ashmem-diag-watch/1")
+                                    "rules", "samples", "flagged", "chart",
+                                    "last"})
+        self.assertEqual(doc["schema"], "ashmem-diag-watch/2")
+        self.assertIsNone(doc["chart"])
         self.assertEqual(doc["rules"], {"min_run": 3, "grow_bytes": None,
                                         "grow_regions": None})
         self.assertEqual(len(doc["samples"]), 3)
@@ -965,7 +997,7 @@ class DriverAndHost(unittest.TestCase):
                              stdout=subprocess.PIPE,
                              universal_newlines=True).stdout
         doc = json.loads(out)
-        self.assertEqual(doc["schema"], "ashmem-diag/1")
+        self.assertEqual(doc["schema"], "ashmem-diag/2")
         # At least this test's own process, which is always readable.
         self.assertGreater(doc["scan"]["processes_scanned"], 0)
         self.assertNotIn(os.getpid(), doc["scan"]["unreadable"]["pids"])

@@ -2,13 +2,15 @@
 """ashmem-diag against the real driver, with known numbers (runs as root in
 the test guest, with the module loaded).
 
-Starts ./workload (its processes and regions are listed in workload.c),
-moves diag-beta into a cgroup named like Waydroid's, runs ashmem-diag --json,
---cgroup, --comm, --watch and the table output, and checks what they report
-against what the workload holds. Prints TAP: one result per checked
-behaviour, diagnostics as "# " lines, the table output as "# " lines too.
+Starts ./workload (its processes, names and regions are listed in
+workload.c), moves diag-beta into a cgroup named like Waydroid's and
+diag-alpha into one named like a docker container's, runs ashmem-diag
+--json, --cgroup, --comm, --watch --chart and the table output, and checks
+what they report against what the workload holds. Prints TAP: one result per
+checked behaviour, diagnostics as "# " lines, the table output as "# " lines
+too.
 
-  check_diag.py [--tool PATH] [--workload PATH] [--dir DIR]
+  check_diag.py [--tool PATH] [--workload PATH] [--dir DIR] [--chart FILE]
 """
 
 import argparse
@@ -19,13 +21,26 @@ import subprocess
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KIB = 1024
 PAGE = 4 * KIB
 CGROUP = "/lxc.payload.waydroid2"
+DOCKER_ID = "d1a9" * 16
+DOCKER_CGROUP = "/system.slice/docker-%s.scope" % DOCKER_ID
 CGROUP_FS = "/sys/fs/cgroup"
-ROLES = ("alpha", "beta", "stable", "leaker")
+ROLES = ("alpha", "beta", "stable", "leaker", "blank", "zleader")
+# Named like Android apps (workload.c): the package name as argv[0], its
+# last 15 bytes as comm.
+PACKAGES = {"stable": "com.example.steady.persistent",
+            "leaker": "com.example.leaky.persistent"}
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def comm_of(role):
+    """The comm the workload gives a role."""
+    return PACKAGES[role][-15:] if role in PACKAGES else "diag-" + role
 
 
 class Failed(Exception):
@@ -150,10 +165,11 @@ def main():
     ap.add_argument("--tool", default=os.path.join(HERE, "ashmem-diag"))
     ap.add_argument("--workload", default=os.path.join(HERE, "workload"))
     ap.add_argument("--dir", default="/tmp/diag-workload")
+    ap.add_argument("--chart", default="/tmp/diag-chart.svg")
     args = ap.parse_args()
     tool = args.tool
 
-    t = Tap(21)
+    t = Tap(28)
     state = {}
 
     # ---- the workload
@@ -164,27 +180,29 @@ def main():
             "%s=%d" % (r, w.pids[r]) for r in ROLES))
         for role, pid in w.pids.items():
             with open("/proc/%d/comm" % pid) as f:
-                expect("comm of %s" % role, f.read().strip(), "diag-" + role)
-        # diag-beta into a cgroup named like Waydroid's container.
-        path = CGROUP_FS + CGROUP
-        os.makedirs(path, exist_ok=True)
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(w.pids["beta"]))
+                expect("comm of %s" % role, f.read().strip(), comm_of(role))
+        # diag-beta into a cgroup named like Waydroid's container, diag-alpha
+        # into one named like a docker container's (systemd driver).
+        for cgroup, role in ((CGROUP, "beta"), (DOCKER_CGROUP, "alpha")):
+            path = CGROUP_FS + cgroup
+            os.makedirs(path, exist_ok=True)
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(w.pids[role]))
     t.check("workload started: diag-alpha, diag-beta, diag-stable,"
-            " diag-leaker ready", start)
+            " diag-leaker, diag-blank, diag-zleader ready", start)
 
     def scan():
         code, doc = run_json(tool)
         state["doc"] = doc
         expect("exit status", code, 0)
-        expect("schema", doc["schema"], "ashmem-diag/1")
+        expect("schema", doc["schema"], "ashmem-diag/2")
         procs = {p["pid"]: p for p in doc["processes"]}
         state["procs"] = procs
         for role, pid in state["w"].pids.items():
             expect_true("diag-%s (pid %d) listed" % (role, pid), pid in procs)
-            expect("comm of pid %d" % pid, procs[pid]["comm"], "diag-" + role)
+            expect("comm of pid %d" % pid, procs[pid]["comm"], comm_of(role))
         expect("unreadable processes", doc["scan"]["unreadable"]["count"], 0)
-    t.check("ashmem-diag --json exits 0 and lists the 4 workload processes"
+    t.check("ashmem-diag --json exits 0 and lists the 6 workload processes"
             " by comm", scan)
 
     def proc(role):
@@ -274,7 +292,7 @@ def main():
 
     def cgroups():
         for role in ROLES:
-            want = CGROUP if role == "beta" else "/"
+            want = {"beta": CGROUP, "alpha": DOCKER_CGROUP}.get(role, "/")
             expect("cgroup of diag-%s" % role, proc(role)["cgroup"], want)
         code, doc = run_json(tool, "--cgroup", "waydroid")
         expect("--cgroup waydroid exit status", code, 0)
@@ -305,7 +323,8 @@ def main():
             " resident each", leaker)
 
     def filtered_totals():
-        code, doc = run_json(tool, "--comm", "^diag-(alpha|beta|stable)$")
+        code, doc = run_json(tool, "--comm",
+                             "^diag-(alpha|beta)$|^com.example.steady")
         expect("exit status", code, 0)
         expect("totals", {k: doc["totals"][k] for k in (
             "processes", "region_count", "region_bytes", "fd_held_bytes",
@@ -333,12 +352,12 @@ def main():
         # mmap, are not in it.
         expect("summary region names", sorted(
             s["name"] for s in d["summary_regions"]),
-            ["alpha-64k", "alpha-fdonly", "beta cache", "stable-a",
-             "stable-b"])
+            ["alpha-64k", "alpha-fdonly", "beta cache", "blank", "orphan",
+             "stable-a", "stable-b"])
         expect("summary bytes_reserved", tot["bytes_reserved"],
-               (64 + 256 + 1024 + 32 + 8) * KIB)
-    t.check("driver summary read (root) and parsed: the 5 regions with an"
-            " open fd, 1384K", summary_read)
+               (64 + 256 + 1024 + 32 + 8 + 4 + 12) * KIB)
+    t.check("driver summary read (root) and parsed: the 7 regions with an"
+            " open fd, 1400K", summary_read)
 
     def summary_beta():
         d = state["doc"]["driver"]
@@ -374,12 +393,129 @@ def main():
     t.check("every region id from fdinfo is a summary line; the dup()ed"
             " region is one line", summary_ids)
 
+    # ---- names: as Android's ps shows them, comm beside a renamed one
+    def package_names():
+        for role, package in sorted(PACKAGES.items()):
+            p = proc(role)
+            expect("diag-%s command, argv0, comm" % role,
+                   (p["command"], p["argv0"], p["comm"]),
+                   (package, package, package[-15:]))
+        code, out = run_tool(tool, "--comm", "com.example")
+        expect("exit status", code, 0)
+        for role, package in sorted(PACKAGES.items()):
+            pid = str(state["w"].pids[role])
+            # PID, the name, then REGIONS: no "(comm)" between them.
+            expect_true("table row of diag-%s: %s in full, comm not beside"
+                        " it" % (role, package), any(
+                            ln.split()[:2] == [pid, package]
+                            and ln.split()[2].isdigit()
+                            for ln in out.splitlines()), out)
+    t.check("names: package names written over argv[0] (zygote-style) shown"
+            " in full, comm is their last 15 bytes", package_names)
+
+    def renamed_and_blank():
+        for role in ("alpha", "beta"):
+            p = proc(role)
+            expect("diag-%s command, comm" % role, (p["command"], p["comm"]),
+                   ("workload", "diag-" + role))
+            expect_true("diag-%s argv0 is the workload's path" % role,
+                        p["argv0"].endswith("/workload"), p["argv0"])
+        p = proc("blank")
+        expect("diag-blank command, argv0, comm",
+               (p["command"], p["argv0"], p["comm"]),
+               ("diag-blank", "", "diag-blank"))
+        code, out = run_tool(tool, "--pid", "%d,%d" % (
+            state["w"].pids["alpha"], state["w"].pids["blank"]))
+        lines = [ln.split() for ln in out.splitlines()]
+        expect_true("row: workload (diag-alpha)",
+                    [str(state["w"].pids["alpha"]), "workload",
+                     "(diag-alpha)"] in [ln[:3] for ln in lines], out)
+        expect_true("row: diag-blank",
+                    [str(state["w"].pids["blank"]), "diag-blank", "1"]
+                    in [ln[:3] for ln in lines], out)
+    t.check("names: a comm renamed after start shows beside argv[0]"
+            " (\"workload (diag-alpha)\"); a cleared cmdline shows comm",
+            renamed_and_blank)
+
+    def comm_filter():
+        leaker = state["w"].pids["leaker"]
+        for pattern in (r"^com\.example\.leaky", "^eaky.persistent$"):
+            code, doc = run_json(tool, "--comm", pattern)
+            expect("--comm %s pids" % pattern,
+                   [p["pid"] for p in doc["processes"]], [leaker])
+        code, doc = run_json(tool, "--comm", "^diag-alpha$|^diag-blank$")
+        expect("--comm by comm", sorted(p["pid"] for p in doc["processes"]),
+               sorted(state["w"].pids[r] for r in ("alpha", "blank")))
+    t.check("--comm matches the package name or the comm", comm_filter)
+
+    def zombie_leader():
+        p = proc("zleader")
+        pid = state["w"].pids["zleader"]
+        with open("/proc/%d/stat" % pid) as f:
+            expect("kernel state of the leader",
+                   f.read().rpartition(")")[2].split()[0], "Z")
+        expect("state", p["state"], "Z")
+        expect_true("read through a live thread", isinstance(p["tid"], int)
+                    and p["tid"] != pid, str(p["tid"]))
+        totals(p, {"region_count": 1, "mapped_bytes": 12 * KIB,
+                   "rss_bytes": 12 * KIB, "fd_held_bytes": 12 * KIB})
+        expect("command, comm", (p["command"], p["comm"]),
+               ("workload", "diag-zleader"))
+    t.check("zombie leader: diag-zleader's main thread exited, its region"
+            " (12K, fd kept) read through its live thread", zombie_leader)
+
+    # ---- containers
+    def containers():
+        got = {c["label"]: c for c in state["doc"]["containers"]}
+        docker = "docker:" + DOCKER_ID[:12]
+        expect_true("containers lxc:waydroid2, %s, host" % docker,
+                    {"lxc:waydroid2", docker, "host"} <= set(got),
+                    str(sorted(got)))
+        w, d = got["lxc:waydroid2"], got[docker]
+        expect("lxc:waydroid2", (w["kind"], w["cgroup"], w["processes"],
+                                 w["region_count"], w["region_bytes"]),
+               ("lxc", CGROUP, 1, 1, 1024 * KIB))
+        expect("docker", (d["kind"], d["cgroup"], d["processes"],
+                          d["region_count"], d["region_bytes"]),
+               ("docker", DOCKER_CGROUP, 1, 3, (64 + 128 + 256) * KIB))
+        for role in ROLES:
+            want = {"beta": "lxc:waydroid2", "alpha": docker}.get(role,
+                                                                   "host")
+            expect("container of diag-%s" % role, proc(role)["container"],
+                   want)
+        code, out = run_tool(tool)
+        lines = out.splitlines()
+        expect_true("table: a TOTAL line per container", all(any(
+            ln.startswith("TOTAL") and (" %s: " % label) in ln
+            for ln in lines) for label in ("lxc:waydroid2", docker, "host",
+                                          "all")), out)
+    t.check("containers: diag-beta in lxc:waydroid2, diag-alpha in a docker"
+            " container, the rest on the host, with totals", containers)
+
+    def cgroup_labels():
+        for text, roles in (("lxc:waydroid2", ["beta"]),
+                            ("docker:" + DOCKER_ID[:12], ["alpha"])):
+            code, doc = run_json(tool, "--cgroup", text)
+            expect("--cgroup %s pids" % text,
+                   [p["pid"] for p in doc["processes"]],
+                   [state["w"].pids[r] for r in roles])
+        code, doc = run_json(tool, "--cgroup", "host")
+        pids = {p["pid"] for p in doc["processes"]}
+        expect_true("--cgroup host: the host roles only",
+                    {state["w"].pids[r] for r in ("stable", "leaker",
+                                                  "blank", "zleader")}
+                    <= pids and state["w"].pids["beta"] not in pids)
+    t.check("--cgroup selects a container by its label", cgroup_labels)
+
     # ---- leak mode
     def watch():
-        code, doc = run_json(tool, "--watch", "1", "--samples", "4")
+        if os.path.exists(args.chart):
+            os.remove(args.chart)
+        code, doc = run_json(tool, "--watch", "1", "--samples", "4",
+                             "--chart", args.chart)
         state["watch"] = doc
         expect("exit status (1: something flagged)", code, 1)
-        expect("schema", doc["schema"], "ashmem-diag-watch/1")
+        expect("schema", doc["schema"], "ashmem-diag-watch/2")
         expect("samples", len(doc["samples"]), 4)
         for f in doc["flagged"]:
             t.diag("flagged: pid %d %s %s %s %s %s: %s" % (
@@ -404,14 +540,42 @@ def main():
             " sample", leak_flagged)
 
     def others_not_flagged():
-        quiet = {state["w"].pids[r]: r for r in ("alpha", "beta", "stable")}
+        quiet = {state["w"].pids[r]: r for r in ROLES if r != "leaker"}
         bad = [f for f in state["watch"]["flagged"] if f["pid"] in quiet]
-        expect("flags of diag-alpha, diag-beta, diag-stable", bad, [])
+        expect("flags of the other roles", bad, [])
         last = {p["pid"]: p for p in state["watch"]["last"]["processes"]}
         expect_true("diag-stable still in the last sample",
                     state["w"].pids["stable"] in last)
-    t.check("--watch does not flag diag-stable, diag-alpha or diag-beta",
-            others_not_flagged)
+    t.check("--watch does not flag diag-stable, diag-alpha, diag-beta,"
+            " diag-blank or diag-zleader", others_not_flagged)
+
+    def chart():
+        root = ET.parse(args.chart).getroot()
+        expect("root element", root.tag, SVG + "svg")
+        drawn = {}
+        for g in root.iter(SVG + "g"):
+            cls = (g.get("class") or "").split()
+            if cls[:1] == ["series"]:
+                drawn[g.find(SVG + "title").text] = "flagged" in cls
+        t.diag("chart series: %s" % drawn)
+        leaker = "%s (pid %d)" % (PACKAGES["leaker"],
+                                  state["w"].pids["leaker"])
+        stable = "%s (pid %d)" % (PACKAGES["stable"],
+                                  state["w"].pids["stable"])
+        expect("the leaking package's series, flagged", drawn.get(leaker),
+               True)
+        expect("the stable package's series, not flagged", drawn.get(stable),
+               False)
+        words = " ".join("".join(e.itertext())
+                         for e in root.iter(SVG + "text"))
+        expect_true("legend names the leaking package",
+                    PACKAGES["leaker"] in words and "FLAGGED" in words)
+        series = {s["pid"]: s for s in state["watch"]["chart"]["series"]}
+        values = series[state["w"].pids["leaker"]]["values"]
+        expect_true("the leaker's bytes grow at every sample", all(
+            a < b for a, b in zip(values, values[1:])), str(values))
+    t.check("--watch --chart: valid SVG naming the leaking package (flagged)"
+            " beside the stable one (not flagged)", chart)
 
     # ---- the table, for a person to read
     def table():
@@ -422,7 +586,8 @@ def main():
         lines = out.splitlines()
         beta = str(state["w"].pids["beta"])
         expect_true("process row of diag-beta", any(
-            ln.split()[:2] == [beta, "diag-beta"] for ln in lines))
+            ln.split()[:3] == [beta, "workload", "(diag-beta)"]
+            for ln in lines))
         expect_true("TOTAL row", any(ln.startswith("TOTAL") for ln in lines))
         expect_true("region row named beta cache", any(
             ln.split()[:2] == [beta, "region"] and ln.endswith(" beta cache")
@@ -440,10 +605,11 @@ def main():
         expect("workload exit status after SIGTERM", code, 0)
         left = [r for r, pid in w.pids.items() if alive(pid)]
         expect("role processes still alive", left, [])
-        try:
-            os.rmdir(CGROUP_FS + CGROUP)
-        except OSError as e:
-            raise Failed("rmdir %s: %s" % (CGROUP, e))
+        for cgroup in (CGROUP, DOCKER_CGROUP, "/system.slice"):
+            try:
+                os.rmdir(CGROUP_FS + cgroup)
+            except OSError as e:
+                raise Failed("rmdir %s: %s" % (cgroup, e))
     t.check("workload stops on SIGTERM: exit 0, its processes gone", stop)
 
     def released():

@@ -4,13 +4,25 @@
  * counts, for ashmem-diag to be checked against (selftests/diag/check_diag.py)
  * and shown (make demo).
  *
- *   workload DIR [ROLE...]     roles: alpha beta stable leaker (default: all)
+ *   workload DIR [ROLE...]   roles: alpha beta stable leaker blank zleader
+ *                            (default: all)
  *
- * Forks one process per role, named diag-ROLE (PR_SET_NAME). Once every one
- * has set up its regions, writes DIR/ready with a line "ROLE PID" per role and
- * waits. SIGTERM or SIGINT stops it: it kills the role processes, reaps them
- * and exits 0. A role process that dies makes it exit 1; a role process dies
- * with it (PR_SET_PDEATHSIG).
+ * Forks one process per role and names it the way its kind of process is
+ * named (see "Names" below). Once every one has set up its regions, writes
+ * DIR/ready with a line "ROLE PID" per role and waits. SIGTERM or SIGINT
+ * stops it: it kills the role processes, reaps them and exits 0. A role
+ * process that dies makes it exit 1; a role process dies with it
+ * (PR_SET_PDEATHSIG).
+ *
+ * Names. diag-alpha and diag-beta only rename their comm (PR_SET_NAME) after
+ * the fork: their cmdline stays the workload's. diag-stable and diag-leaker
+ * are named like Android apps forked from zygote: the package name written
+ * over the argument area (argv[0], the rest NULs) and its last 15 bytes as
+ * comm. diag-blank clears its argument area (an empty cmdline). diag-zleader
+ * holds its region from a second thread after its main thread has exited:
+ * its thread group leader is a zombie while the process lives on. The
+ * argument area must hold the longest package name (DIR long enough: 34
+ * bytes of arguments do).
  *
  * Pages are 4 KiB on x86-64; the sizes below are in pages of that size.
  *   diag-alpha   "alpha-64k"    64 KiB, mapped, pages 0, 3, 7, 15 written, fd kept
@@ -22,10 +34,14 @@
  *                "stable-b"      8 KiB, never mapped, fd kept
  *   diag-leaker  "leaky"        16 KiB each, a new one every 0.5 s: mapped,
  *                               first page written, fd closed (up to 2000)
+ *   diag-blank   "blank"         4 KiB, mapped, written, fd kept
+ *   diag-zleader "orphan"       12 KiB, mapped, all written, fd kept, by the
+ *                               second thread
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +56,26 @@
 #include "../ashmem/ashmem_uapi.h"
 
 #define KiB 1024
-#define MAX_ROLES 4
+#define MAX_ROLES 6
 #define LEAK_MAX 2000
+#define COMM_MAX 15	/* TASK_COMM_LEN - 1 */
 
-static const char *const role_names[MAX_ROLES] = { "alpha", "beta", "stable", "leaker" };
+enum { ALPHA, BETA, STABLE, LEAKER, BLANK, ZLEADER };
+
+static const char *const role_names[MAX_ROLES] = {
+	"alpha", "beta", "stable", "leaker", "blank", "zleader",
+};
+
+/* The package name written over argv[0], NULL: the cmdline is kept. */
+static const char *const packages[MAX_ROLES] = {
+	[STABLE] = "com.example.steady.persistent",
+	[LEAKER] = "com.example.leaky.persistent",
+	[BLANK] = "",
+};
+
+/* The argument area: argv[0] up to the NUL of the last argument. */
+static char *args_start;
+static size_t args_len;
 
 static void die(const char *what)
 {
@@ -122,6 +154,71 @@ static void leak_one(void)
 	close(fd);
 }
 
+static void blank(void)
+{
+	memset(map(region("blank", 4 * KiB), 4 * KiB), 0x5c, 4 * KiB);
+}
+
+/*
+ * Names the process as zygote names an app: the package name over the
+ * argument area, NULs after it, and as comm the last COMM_MAX bytes of the
+ * name. An empty name clears the area; comm then keeps its own name.
+ */
+static void set_package_name(const char *name, const char *comm)
+{
+	size_t len = strlen(name);
+
+	if (len + 1 > args_len) {
+		fprintf(stderr, "workload: %zu bytes of arguments cannot hold %s\n",
+			args_len, name);
+		_exit(1);
+	}
+	memset(args_start, 0, args_len);
+	memcpy(args_start, name, len);
+	if (len && prctl(PR_SET_NAME, len > COMM_MAX ? name + len - COMM_MAX : name))
+		die("PR_SET_NAME");
+	if (!len && prctl(PR_SET_NAME, comm))
+		die("PR_SET_NAME");
+}
+
+static int zleader_ready;
+
+/* diag-zleader's second thread: holds the region, reports readiness once
+ * the main thread has exited (the leader is a zombie), then waits. */
+static void *orphan_thread(void *arg)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	char path[64], stat[512], *state;
+	ssize_t n;
+	int fd;
+
+	(void)arg;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		die("PR_SET_PDEATHSIG");
+	memset(map(region("orphan", 12 * KiB), 12 * KiB), 0x5d, 12 * KiB);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)getpid());
+	for (;;) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			die(path);
+		n = read(fd, stat, sizeof(stat) - 1);
+		close(fd);
+		if (n <= 0)
+			die(path);
+		stat[n] = 0;
+		state = strrchr(stat, ')');
+		if (state && state[1] == ' ' && state[2] == 'Z')
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (write(zleader_ready, "", 1) != 1)
+		die("readiness pipe");
+	close(zleader_ready);
+	for (;;)
+		pause();
+	return NULL;
+}
+
 /* The role process: set up, report readiness on `ready`, then wait. */
 static void role(int which, int ready)
 {
@@ -133,26 +230,40 @@ static void role(int which, int ready)
 	if (getppid() == 1)
 		_exit(1);	/* the parent is already gone */
 	snprintf(comm, sizeof(comm), "diag-%s", role_names[which]);
-	if (prctl(PR_SET_NAME, comm))
+	if (packages[which])
+		set_package_name(packages[which], comm);
+	else if (prctl(PR_SET_NAME, comm))
 		die("PR_SET_NAME");
 	switch (which) {
-	case 0:
+	case ALPHA:
 		alpha();
 		break;
-	case 1:
+	case BETA:
 		beta();
 		break;
-	case 2:
+	case STABLE:
 		stable();
 		break;
-	case 3:
+	case LEAKER:
 		leak_one();
 		break;
+	case BLANK:
+		blank();
+		break;
+	case ZLEADER: {
+		pthread_t thread;
+
+		zleader_ready = ready;
+		errno = pthread_create(&thread, NULL, orphan_thread, NULL);
+		if (errno)
+			die("pthread_create");
+		pthread_exit(NULL);	/* the second thread reports readiness */
+	}
 	}
 	if (write(ready, "", 1) != 1)
 		die("readiness pipe");
 	close(ready);
-	if (which != 3)
+	if (which != LEAKER)
 		for (;;)
 			pause();
 	for (int n = 1;; n++) {
@@ -171,9 +282,12 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s DIR [alpha|beta|stable|leaker]...\n", argv[0]);
+		fprintf(stderr, "usage: %s DIR [alpha|beta|stable|leaker|blank|zleader]...\n",
+			argv[0]);
 		return 2;
 	}
+	args_start = argv[0];
+	args_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - argv[0]);
 	for (int i = 2; i < argc; i++) {
 		int r;
 
