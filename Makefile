@@ -25,6 +25,7 @@ PREFIX ?= /usr
 MODDIR ?= /lib/modules/$(KERNELRELEASE_OF_KDIR)/updates
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+LIBEXECDIR ?= $(PREFIX)/libexec/ashmem_linux
 # Module signing (`make sign`): the kernel's sign-file, your key and certificate.
 SIGN_KEY ?=
 SIGN_CERT ?=
@@ -62,13 +63,15 @@ install: install-files ## Install module, udev rule and modules-load.d entry (DE
 	install -D -m 0644 $(MO)/ashmem_linux.ko $(DESTDIR)$(MODDIR)/ashmem_linux.ko
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
-install-files: ## Install only the udev rule and the modules-load.d entry (with DKMS).
+install-files: ## Install only the udev rule, the modules-load.d entry and the Waydroid helper (with DKMS).
 	install -D -m 0644 packaging/60-ashmem.rules $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules
 	install -D -m 0644 packaging/ashmem_linux.conf $(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+	install -D -m 0755 packaging/waydroid-ashmem-entry $(DESTDIR)$(LIBEXECDIR)/waydroid-ashmem-entry
 
 uninstall: ## Remove what `make install` installed (DESTDIR, PREFIX honoured).
 	rm -f $(DESTDIR)$(MODDIR)/ashmem_linux.ko $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules \
-		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf $(DESTDIR)$(LIBEXECDIR)/waydroid-ashmem-entry
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
 host-check: ## Say whether KDIR (default: the running kernel) can build the module, or what is missing.
@@ -109,6 +112,11 @@ diag-guest: ## Run ashmem-diag against the driver in a QEMU guest.
 		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
 		scripts/diag-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/diag
 
+android-guest: ## Android 16 device path in a QEMU guest: Debian's udev and Waydroid with the module, libcutils-style use in containers.
+	@kdir=$$(scripts/test-kernel.sh $(SERIES)) && out=$(CURDIR)/build/$$(basename $$kdir) && \
+		$(MAKE) --no-print-directory module KDIR=$$kdir MO=$$out/module >&2 && \
+		scripts/android-guest-test.sh $$kdir $$out/module/ashmem_linux.ko $$out/android
+
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
 
@@ -119,4 +127,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check dkms-install dkms-remove deps kdir check \
-	bench fuzz demo diag-test diag-guest fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest android-guest fmt fmt-check clean
