@@ -78,7 +78,7 @@ same_device() {
 if [ $udev_live = 1 ]; then
 	check udev_made_dev_ashmem_boot_id_a_link_to_the_node link_made
 	check both_names_have_the_same_st_rdev same_device
-	check udev_lists_the_link_for_the_device sh -c "udevadm info -q symlink /dev/ashmem | tee /dev/stderr | grep -qx 'ashmem$boot_id'"
+	check udev_lists_the_link_for_the_device sh -c "udevadm info -q symlink /dev/ashmem | tee /dev/stderr | tr ' ' '\n' | grep -qx 'ashmem$boot_id'"
 else
 	skip udev_made_dev_ashmem_boot_id_a_link_to_the_node "$no_udev"
 	skip both_names_have_the_same_st_rdev "$no_udev"

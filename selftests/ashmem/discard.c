@@ -127,6 +127,18 @@ TEST_F(discardable, madvise_remove_frees_the_pages_and_they_read_zero)
 	EXPECT_EQ(PAGES * self->pg, (size_t)ioctl(self->fd, ASHMEM_GET_SIZE));
 }
 
+/* The debugfs summary's resident pages (the backing file's page cache). */
+TEST_F(discardable, madvise_remove_lowers_the_resident_pages_of_the_summary)
+{
+	unsigned long long before, after;
+
+	if (summary_value("pages_resident", &before) < 0)
+		SKIP(return, "no %s (needs root and debugfs)", ASHMEM_SUMMARY);
+	ASSERT_EQ(0, REMOVE(1, 3));
+	ASSERT_EQ(0, summary_value("pages_resident", &after));
+	EXPECT_EQ(before - 3, after);
+}
+
 TEST_F(discardable, madvise_remove_leaves_a_hole_that_seek_hole_finds)
 {
 	ASSERT_EQ(0, REMOVE(3, 2));
