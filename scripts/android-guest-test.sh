@@ -40,10 +40,15 @@ host_pkgs=(udev libsystemd-shared lxc liblxc1 python3-dbus python3-gi gir1.2-gli
 	libgirepository-1.0-1)
 hroot=$pkgs/host-root
 mkdir -p "$pkgs/host-debs" "$hroot"
+updated=0
 for p in "${host_pkgs[@]}"; do
-	ls "$pkgs/host-debs/${p}"_*.deb >/dev/null 2>&1 ||
-		(cd "$pkgs/host-debs" && apt-get -q download "$p" >&2) ||
-		{ echo "android-guest-test: cannot download Debian package $p (apt-get update?)" >&2; exit 1; }
+	ls "$pkgs/host-debs/${p}"_*.deb >/dev/null 2>&1 && continue
+	until (cd "$pkgs/host-debs" && apt-get -q -o APT::Sandbox::User=root download "$p" >&2); do
+		# A fresh machine may never have fetched its package lists.
+		[ $updated = 0 ] || { echo "android-guest-test: cannot download Debian package $p" >&2; exit 1; }
+		apt-get -q update >&2
+		updated=1
+	done
 done
 for deb in "$pkgs"/host-debs/*.deb; do
 	[ -e "$hroot/.x.$(basename "$deb")" ] || { dpkg-deb -x "$deb" "$hroot" && touch "$hroot/.x.$(basename "$deb")"; }
