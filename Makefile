@@ -58,7 +58,7 @@ sign: ## Sign the built module for Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.
 	@tail -c 28 $(MO)/ashmem_linux.ko | grep -q '~Module signature appended~' && \
 		echo "signed $(MO)/ashmem_linux.ko"
 
-install: install-files ## Install module, udev rule and modules-load.d entry (DESTDIR, PREFIX honoured).
+install: install-files ## Install module, udev rule, modules-load.d entry and Waydroid helper (DESTDIR, PREFIX honoured).
 	@[ -f $(MO)/ashmem_linux.ko ] || $(MAKE) --no-print-directory module
 	install -D -m 0644 $(MO)/ashmem_linux.ko $(DESTDIR)$(MODDIR)/ashmem_linux.ko
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
