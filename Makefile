@@ -27,6 +27,7 @@ PREFIX ?= /usr
 MODDIR ?= /lib/modules/$(KERNELRELEASE_OF_KDIR)/updates
 UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+LIBEXECDIR ?= $(PREFIX)/libexec/ashmem_linux
 # Module signing (`make sign`): the kernel's sign-file, your key and certificate.
 SIGN_KEY ?=
 SIGN_CERT ?=
@@ -61,18 +62,20 @@ sign: ## Sign the built module for Secure Boot: SIGN_KEY=key.pem SIGN_CERT=cert.
 	@tail -c 28 $(MO)/ashmem_linux.ko | grep -q '~Module signature appended~' && \
 		echo "signed $(MO)/ashmem_linux.ko"
 
-install: install-files ## Install module, udev rule and modules-load.d entry (DESTDIR, PREFIX honoured).
+install: install-files ## Install module, udev rule, modules-load.d entry and Waydroid helper (DESTDIR, PREFIX honoured).
 	@[ -f $(MO)/ashmem_linux.ko ] || $(MAKE) --no-print-directory module
 	install -D -m 0644 $(MO)/ashmem_linux.ko $(DESTDIR)$(MODDIR)/ashmem_linux.ko
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
-install-files: ## Install only the udev rule and the modules-load.d entry (with DKMS).
+install-files: ## Install only the udev rule, the modules-load.d entry and the Waydroid helper (with DKMS).
 	install -D -m 0644 packaging/60-ashmem.rules $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules
 	install -D -m 0644 packaging/ashmem_linux.conf $(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+	install -D -m 0755 packaging/waydroid-ashmem-entry $(DESTDIR)$(LIBEXECDIR)/waydroid-ashmem-entry
 
 uninstall: ## Remove what `make install` installed (DESTDIR, PREFIX honoured).
 	rm -f $(DESTDIR)$(MODDIR)/ashmem_linux.ko $(DESTDIR)$(UDEVRULESDIR)/60-ashmem.rules \
-		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf
+		$(DESTDIR)$(MODULESLOADDIR)/ashmem_linux.conf $(DESTDIR)$(LIBEXECDIR)/waydroid-ashmem-entry
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	$(if $(DESTDIR),,depmod -a $(KERNELRELEASE_OF_KDIR))
 
 host-check: ## Say whether KDIR (default: the running kernel) can build the module, which way, and what is missing.
@@ -119,6 +122,9 @@ diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leakin
 	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/diag-chart.sh $$1 $$4 $$3/diag-chart && \
 		cp $$3/diag-chart/diag-chart.svg docs/diag-chart.svg
 
+android-guest: ## Android 16 device path in a QEMU guest (SERIES): Debian's udev and Waydroid with the module, libcutils-style use in containers.
+	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/android-guest-test.sh $$1 $$4 $$3/android
+
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs
 
@@ -129,4 +135,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deps kdir check \
-	bench fuzz demo diag-test diag-guest diag-chart fmt fmt-check clean
+	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

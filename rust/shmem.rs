@@ -10,6 +10,16 @@
 //! `EOPNOTSUPP`: the region's data changes only through its mappings), and whose `owner` is this
 //! module, so the module stays loaded while any backing file is alive. Mapping through the
 //! region itself calls shmem's own `mmap_prepare`, saved when the copy is made.
+//!
+//! The region's own file (the one its mappings hold as `vm_file`) gets a second copy that differs
+//! in one hook: `fallocate` punches holes, and does nothing else. `madvise(MADV_REMOVE)` on a
+//! writable shared mapping calls exactly that, `fallocate(PUNCH_HOLE | KEEP_SIZE)` on the
+//! mapping's file, and Chromium's discardable memory frees its pages this way. The two tables
+//! keep the two kinds of file apart without marking either: a file opened again gets its
+//! operations from the inode's `i_fop` (the first table), while the own file is never installed
+//! in a file table, so no `fallocate(2)` reaches it; its only callers are the mappings of the
+//! region, and `madvise` accepts only shared mappings that may be written (`EACCES` for the
+//! mappings of a region whose prot mask lacks `PROT_WRITE`).
 
 use core::{cell::UnsafeCell, mem::MaybeUninit, ptr::NonNull};
 
@@ -45,25 +55,47 @@ pub(crate) const MAX_FILE_SIZE: usize = i64::MAX as usize;
 /// The `mmap_prepare` hook of shmem's file operations.
 type MmapPrepare = unsafe extern "C" fn(*mut bindings::vm_area_desc) -> c_int;
 
+/// The `fallocate` hook of shmem's file operations.
+type Fallocate = unsafe extern "C" fn(
+    *mut bindings::file,
+    c_int,
+    bindings::loff_t,
+    bindings::loff_t,
+) -> kernel::ffi::c_long;
+
+/// `FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE` (`include/uapi/linux/falloc.h`: 0x01 and 0x02):
+/// the one `fallocate` mode a region's own file accepts, the one `MADV_REMOVE` uses.
+const PUNCH_HOLE_KEEP_SIZE: c_int = 0x01 | 0x02;
+
+/// What `fallocate` returns for a mode it does not support, as `vfs_fallocate` does:
+/// `-EOPNOTSUPP` (the kernel crate declares no `EOPNOTSUPP`).
+const FALLOCATE_UNSUPPORTED: kernel::ffi::c_long = -(bindings::EOPNOTSUPP as kernel::ffi::c_long);
+
 /// The file operations of backing files: shmem's, with mmap refused, no writing, and `owner`
-/// set.
+/// set; and those of a region's own backing file, which may in addition punch holes.
 ///
 /// # Invariants
 ///
-/// After [`BackingFops::init`] returned `Ok`, `ops` holds a complete table and `shmem_mmap` the
-/// original shmem `mmap_prepare`; neither is written again while the module is loaded.
+/// After [`BackingFops::init`] returned `Ok`, `ops` and `own_ops` hold complete tables,
+/// `shmem_mmap` the original shmem `mmap_prepare` and `shmem_fallocate` the original shmem
+/// `fallocate` (`None` on a kernel without `CONFIG_TMPFS`); none is written again while the
+/// module is loaded.
 struct BackingFops {
     ops: UnsafeCell<bindings::file_operations>,
+    own_ops: UnsafeCell<bindings::file_operations>,
     shmem_mmap: UnsafeCell<Option<MmapPrepare>>,
+    shmem_fallocate: UnsafeCell<Option<Fallocate>>,
 }
 
-// SAFETY: Both cells are written only by `init`, during module load, before any backing file
+// SAFETY: The cells are written only by `init`, during module load, before any backing file
 // exists and before the device is registered; afterwards they are only read.
 unsafe impl Sync for BackingFops {}
 
 static BACKING_FOPS: BackingFops = BackingFops {
     ops: UnsafeCell::new(pin_init::zeroed()),
+    own_ops: UnsafeCell::new(pin_init::zeroed()),
     shmem_mmap: UnsafeCell::new(None),
+    shmem_fallocate: UnsafeCell::new(None),
 };
 
 /// Refuses to map a backing file opened anywhere but through its region.
@@ -73,6 +105,30 @@ static BACKING_FOPS: BackingFops = BackingFops {
 /// Called by the mm core as an `mmap_prepare` hook; it touches nothing.
 unsafe extern "C" fn backing_mmap_prepare(_desc: *mut bindings::vm_area_desc) -> c_int {
     EPERM.to_errno()
+}
+
+/// Punches a hole in a region's own backing file, for `madvise(MADV_REMOVE)`; refuses every
+/// other mode with `EOPNOTSUPP`.
+///
+/// # Safety
+///
+/// Called by `vfs_fallocate` with a live file whose `f_op` is the own-file table, that is a
+/// region's own backing file, after the VFS checks (file open for writing, range valid).
+unsafe extern "C" fn own_fallocate(
+    file: *mut bindings::file,
+    mode: c_int,
+    offset: bindings::loff_t,
+    len: bindings::loff_t,
+) -> kernel::ffi::c_long {
+    if mode != PUNCH_HOLE_KEEP_SIZE {
+        return FALLOCATE_UNSUPPORTED;
+    }
+    match BackingFops::shmem_fallocate() {
+        // SAFETY: `file` is a live shmem file, as shmem's own hook expects, and the caller's
+        // context is that of `vfs_fallocate`, where the hook is normally called.
+        Some(punch) => unsafe { punch(file, mode, offset, len) },
+        None => FALLOCATE_UNSUPPORTED,
+    }
 }
 
 impl BackingFops {
@@ -95,17 +151,35 @@ impl BackingFops {
             fallocate: None,
             ..shmem_ops
         };
+        let own_ops = bindings::file_operations {
+            fallocate: Some(own_fallocate),
+            ..ops
+        };
         // SAFETY: By the caller's guarantee nothing reads the cells yet.
-        // INVARIANT: both cells are set before the device can create a backing file.
+        // INVARIANT: every cell is set before the device can create a backing file.
         unsafe {
             *BACKING_FOPS.ops.get() = ops;
+            *BACKING_FOPS.own_ops.get() = own_ops;
             *BACKING_FOPS.shmem_mmap.get() = Some(shmem_mmap);
+            *BACKING_FOPS.shmem_fallocate.get() = shmem_ops.fallocate;
         }
         Ok(())
     }
 
+    /// The operations of a backing file opened again (the inode's `i_fop`).
     fn ops() -> *const bindings::file_operations {
         BACKING_FOPS.ops.get()
+    }
+
+    /// The operations of a region's own backing file, the one its mappings use.
+    fn own_ops() -> *const bindings::file_operations {
+        BACKING_FOPS.own_ops.get()
+    }
+
+    fn shmem_fallocate() -> Option<Fallocate> {
+        // SAFETY: By the type invariant the cell is no longer written once a backing file
+        // exists, which is the only way to get here.
+        unsafe { *BACKING_FOPS.shmem_fallocate.get() }
     }
 
     fn shmem_mmap() -> MmapPrepare {
@@ -137,8 +211,8 @@ impl BackingOpsReady {
 ///
 /// # Invariants
 ///
-/// `file` is a shmem file whose `f_op` and inode `i_fop` are the backing operations, for which
-/// it holds one module reference.
+/// `file` is a shmem file whose `f_op` is the own-file table and whose inode's `i_fop` is the
+/// backing operations; it holds one module reference for its `f_op`.
 #[derive(Clone)]
 pub(crate) struct ShmemFile {
     file: ARef<File>,
@@ -163,10 +237,11 @@ impl ShmemFile {
         // private inode's may be replaced. The module reference taken here is dropped by
         // `__fput` through the new `f_op->owner`; the module is live, so `__module_get` is
         // allowed.
-        // INVARIANT: `f_op` and `i_fop` now are the backing operations, with a module reference.
+        // INVARIANT: `f_op` now is the own-file table, with a module reference, and `i_fop`,
+        // which every later open of the inode gets, the table that cannot punch holes.
         unsafe {
             bindings::__module_get(THIS_MODULE.as_ptr());
-            (*raw).f_op = BackingFops::ops();
+            (*raw).f_op = BackingFops::own_ops();
             (*(*raw).f_inode).__bindgen_anon_3.i_fop = BackingFops::ops();
         }
         Ok(Self { file })

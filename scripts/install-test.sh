@@ -19,7 +19,8 @@ t_install() {
 	local want got
 	mk install MO="$mo" DESTDIR="$w/dest" &&
 		want=$(printf '%s\n' "lib/modules/$kver/updates/ashmem_linux.ko" \
-			usr/lib/modules-load.d/ashmem_linux.conf usr/lib/udev/rules.d/60-ashmem.rules | sort) &&
+			usr/lib/modules-load.d/ashmem_linux.conf usr/lib/udev/rules.d/60-ashmem.rules \
+			usr/libexec/ashmem_linux/waydroid-ashmem-entry | sort) &&
 		got=$(cd "$w/dest" && find . -type f | sed 's|^\./||' | sort) &&
 		echo "installed: $got" && [ "$got" = "$want" ] &&
 		cmp "$mo/ashmem_linux.ko" "$w/dest/lib/modules/$kver/updates/ashmem_linux.ko"
