@@ -11,7 +11,8 @@
 # builds the module as on a user's host (the Rust metadata rebuilt from
 # linux-source), the rebuild's refusals, then Debian's kernel binary booted
 # in a QEMU guest with the DKMS-built module: modprobe as Waydroid does, the
-# selftests 64- and 32-bit, the load/unload tests, ashmem-diag.
+# selftests 64- and 32-bit, the load/unload tests, ashmem-diag, and the
+# Android 16 device path with Debian's udev and Waydroid's own code.
 # A self-built kernel: the module with clippy and warnings as errors,
 # rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
 # guest as above plus the module's KUnit suites (and kmemleak on the debug
@@ -77,7 +78,7 @@ selftests() { # KSRC OUT: both builds, from scratch (a removed test's binary mus
 }
 
 debian_kernel() { # SUITE
-	local suite=$1 release boot out userland
+	local suite=$1 release boot out userland ko rc
 	read -r release _ <<<"$(scripts/debian-kernel.sh release "$suite")"
 	out=$top/build/debian-$release
 	outs+=("$release $out")
@@ -99,8 +100,14 @@ debian_kernel() { # SUITE
 	boot=$(scripts/debian-kernel.sh boot "$suite")
 	if [ -f "$out/guest/ashmem_linux.sha256" ]; then
 		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$userland" 900
+		ko=$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko
 		step "$release: ashmem-diag in a guest"
-		diag_guest "$release" "$boot" "$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko" "$out"
+		diag_guest "$release" "$boot" "$ko" "$out"
+		step "$release: Android 16's device path, containers and Waydroid's own code in a guest"
+		rc=0
+		scripts/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
+		cat "$out/android.tap"
+		[ "$rc" = 0 ] || guest_failed+=("$release: Android guest failed (status $rc), logs in $out/android/logs")
 	else
 		guest_failed+=("$release: DKMS installed no module: no guest run")
 	fi
@@ -181,11 +188,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|diag-unit|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: diag: android:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|android|diag-unit|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,android}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
