@@ -149,6 +149,11 @@ impl BackingFops {
             write_iter: None,
             splice_write: None,
             fallocate: None,
+            // shmem's placement hook asserts (`VM_BUG_ON` with `DEBUG_VM` and THP) that the file
+            // has shmem's own operations, which these are not: `mremap` of a region's mapping,
+            // or `mmap` of a file opened again, would hit it. The default placement is enough:
+            // a region's first mapping is placed by the device file, which has no hook either.
+            get_unmapped_area: None,
             ..shmem_ops
         };
         let own_ops = bindings::file_operations {

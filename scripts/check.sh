@@ -26,7 +26,7 @@ top=$(realpath "$(dirname "$0")/..")
 cd "$top"
 read -r -a kernels <<<"${SERIES:-sid trixie 7.2-debug}"
 
-step() { printf '\n== %s\n' "$*" >&2; }
+step() { printf '\n== %s  [%s]\n' "$*" "$(date +%T)" >&2; }
 
 step "dependencies"
 scripts/deps.sh
