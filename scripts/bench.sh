@@ -4,14 +4,15 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [-q] [-l | -t]   (-q: smoke run, -l: lifecycle only, -t: threads only;" \
+	echo "usage: $0 [-q] [-l | -t | -r]   (-q: smoke run, -l: lifecycle only, -t: threads only," \
+		"-r: reclaim figures only;" \
 		"env: SERIES=7.2, KVM=1, ICOUNT=1)" >&2
 	exit 2
 }
 args=()
 for arg in "$@"; do
 	case "$arg" in
-	-q | -l | -t) args+=("$arg") ;;
+	-q | -l | -t | -r) args+=("$arg") ;;
 	*) usage ;;
 	esac
 done
