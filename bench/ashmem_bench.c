@@ -645,8 +645,13 @@ static void slab_per_region(int n, double *ashmem, double *memfd)
  */
 #define SHRINKERS	"/sys/kernel/debug/shrinker"
 #define CGROUPS		"/sys/fs/cgroup"
-#define MANY		100000
 #define SCAN_PAGES	64
+
+/* Ranges of the "many" cases: 100,000 (10,000 in a quick run). */
+static size_t many_ranges(void)
+{
+	return quick ? 10000 : 100000;
+}
 
 static int write_str(const char *path, const char *text)
 {
@@ -845,12 +850,13 @@ static void reclaim_figures(int rounds)
 			die("ASHMEM_PURGE_ALL_CACHES");
 		pin_op(fd_one, ASHMEM_UNPIN, 0);
 		one[0] = count_median(dir, reads);
-		fd_many = region_with_ranges(MANY);
+		fd_many = region_with_ranges(many_ranges());
 		many = count_median(dir, reads);
 		close(fd_many);
 		one[1] = count_median(dir, reads);
 		close(fd_one);
-		add("count_100k", "shrinker count (debugfs count file) with 100,000 ranges vs 1", "us",
+		add("count_100k", quick ? "shrinker count (debugfs count file) with 10,000 ranges vs 1" :
+		    "shrinker count (debugfs count file) with 100,000 ranges vs 1", "us",
 		    many * 1e6, "1 range", (one[0] + one[1]) / 2 * 1e6,
 		    many / ((one[0] + one[1]) / 2), "<= 1.5", many / ((one[0] + one[1]) / 2) <= 1.5);
 
@@ -858,7 +864,7 @@ static void reclaim_figures(int rounds)
 		many_ino = make_cgroup("bench-many");
 		few_ino = make_cgroup("bench-few");
 		enter_cgroup("bench-many");
-		fd_many = region_with_ranges(MANY);
+		fd_many = region_with_ranges(many_ranges());
 		enter_cgroup("bench-few");
 		fd_few = region_with_ranges(SCAN_PAGES);
 		enter_cgroup("");
@@ -872,7 +878,8 @@ static void reclaim_figures(int rounds)
 		close(fd_few);
 		rmdir(CGROUPS "/bench-many");
 		rmdir(CGROUPS "/bench-few");
-		add("scan_100k", "64-page scan (debugfs scan file) in a cgroup of 100,000 ranges vs 64",
+		add("scan_100k", quick ? "64-page scan (debugfs scan file), cgroup of 10,000 ranges vs 64" :
+		    "64-page scan (debugfs scan file) in a cgroup of 100,000 ranges vs 64",
 		    "us", median(a, rounds) * 1e6, "64 ranges", median(b, rounds) * 1e6,
 		    median(a, rounds) / median(b, rounds), "<= 1.5",
 		    median(a, rounds) / median(b, rounds) <= 1.5);
@@ -882,7 +889,7 @@ static void reclaim_figures(int rounds)
 	make_cgroup("bench-memory");
 	snprintf(memstat, sizeof(memstat), CGROUPS "/bench-memory/memory.stat");
 	enter_cgroup("bench-memory");
-	fd_mem = ashmem_region(2 * MANY * page, NULL);
+	fd_mem = ashmem_region(2 * many_ranges() * page, NULL);
 	{
 		char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd_mem, 0);
 
@@ -893,7 +900,7 @@ static void reclaim_figures(int rounds)
 	enter_cgroup("");
 	all0 = slab_total();
 	cg0 = stat_value(memstat, "slab");
-	for (size_t i = 0; i < MANY; i++)
+	for (size_t i = 0; i < many_ranges(); i++)
 		pin_op(fd_mem, ASHMEM_UNPIN, 2 * i);
 	all1 = slab_total();
 	cg1 = stat_value(memstat, "slab");
@@ -902,9 +909,9 @@ static void reclaim_figures(int rounds)
 	cg2 = stat_value(memstat, "slab");
 	close(fd_mem);
 	rmdir(CGROUPS "/bench-memory");
-	range_bytes[0] = (double)(cg1 - cg0) / MANY;
-	range_bytes[1] = (double)(all1 - all0) / MANY;
-	range_bytes[2] = (double)(cg2 - cg0) / MANY;
+	range_bytes[0] = (double)(cg1 - cg0) / many_ranges();
+	range_bytes[1] = (double)(all1 - all0) / many_ranges();
+	range_bytes[2] = (double)(cg2 - cg0) / many_ranges();
 	have_range_bytes = 1;
 	add("range_bytes", "kernel memory per unpinned range, charged to the region's cgroup",
 	    "bytes", range_bytes[0], "all slab", range_bytes[1], range_bytes[0] / range_bytes[1],
@@ -916,8 +923,8 @@ static void reclaim_figures(int rounds)
 
 static void print_range_bytes(void)
 {
-	printf("\nkernel memory per range (100,000 one-page ranges made in a cgroup of their own, "
-	       "unpinned from another):\n");
+	printf("\nkernel memory per range (%zu one-page ranges made in a cgroup of their own, "
+	       "unpinned from another):\n", many_ranges());
 	printf("  unpinned: %.0f bytes charged to the region's cgroup (memory.stat slab), of %.0f "
 	       "bytes the kernel's slab grew per range (debug caches left out; the rest: "
 	       "charged nowhere, or slab overhead)\n", range_bytes[0], range_bytes[1]);
