@@ -103,8 +103,8 @@ CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIE
 check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands) and a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit).
 	SERIES="$(CHECK_SERIES)" scripts/check.sh
 
-bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle or ONLY=threads: those figures.
-	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t)
+bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
+	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
 fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
 	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) scripts/fuzz.sh $(or $(SECONDS),60) $(SEED)

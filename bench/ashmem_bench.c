@@ -7,9 +7,11 @@
  * machine and neither always follows the other; the median round is reported.
  * Prints a table on stdout and writes JSON to the file given with -o.
  *
- * usage: ashmem_bench [-q] [-l | -t] [-o FILE]
+ * usage: ashmem_bench [-q] [-l | -t | -r] [-o FILE]
  *   -q: few repetitions, for a smoke test; -l: only the lifecycle and its
- *   breakdown; -t: only the thread figure and its controls
+ *   breakdown; -t: only the thread figure and its controls; -r: only the
+ *   reclaim figures (the shrinker's count and scan with 100,000 ranges, and
+ *   the kernel memory of a range)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,7 +148,7 @@ struct figure {
 	int met;
 };
 
-static struct figure figures[16];
+static struct figure figures[24];
 static int nfigures;
 
 static void add(const char *key, const char *what, const char *unit, double ashmem,
@@ -315,6 +318,9 @@ static double controls_med[NCONTROLS][2];
 /* Lifecycles per second: memfd, and the two floors (see lifecycle()). */
 static double floors_med[3];
 static int have_breakdown;
+/* Bytes per range: charged unpinned, all slab unpinned, charged purged. */
+static double range_bytes[3];
+static int have_range_bytes;
 
 static void breakdown(int rounds, int n)
 {
@@ -623,6 +629,309 @@ static void slab_per_region(int n, double *ashmem, double *memfd)
 	*memfd = grew[1] * 1024.0 / (4 * chunk);
 }
 
+/*
+ * 7. Reclaim with many ranges. A user can make 100,000 one-page ranges (every
+ * other page of a never-touched region unpinned); reclaim's cost must not
+ * grow with them. Measured through the shrinker's debugfs files
+ * (CONFIG_SHRINKER_DEBUG), which call the driver's count and scan:
+ *  - count: reading the count file (which counts every cgroup's list on
+ *    every node) with 100,000 ranges listed, against one range;
+ *  - scan: a scan of 64 pages, which purges 64 one-page ranges, in a cgroup
+ *    holding 100,000 ranges, against one holding just those 64 (the same
+ *    work; the list is all that differs).
+ * And the kernel memory a range takes, unpinned and purged, from the
+ * memory.stat of the cgroup the ranges were made in, and how much of the
+ * kernel's slab growth that is (the rest is charged nowhere).
+ */
+#define SHRINKERS	"/sys/kernel/debug/shrinker"
+#define CGROUPS		"/sys/fs/cgroup"
+#define SCAN_PAGES	64
+
+/* Ranges of the "many" cases: 100,000 (10,000 in a quick run). */
+static size_t many_ranges(void)
+{
+	return quick ? 10000 : 100000;
+}
+
+static int write_str(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static long long stat_value(const char *path, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			v = atoll(line + strlen(key) + 1);
+	fclose(f);
+	return v;
+}
+
+/* The "ashmem-<id>" directory of the shrinker, or "" when there is none. */
+static void shrinker_dir(char *buf, size_t len)
+{
+	FILE *p = popen("ls " SHRINKERS " 2>/dev/null | grep '^ashmem-[0-9]*$' | head -n1", "r");
+
+	buf[0] = '\0';
+	if (p && fgets(buf + strlen(SHRINKERS) + 1, len - strlen(SHRINKERS) - 1, p)) {
+		memcpy(buf, SHRINKERS "/", strlen(SHRINKERS) + 1);
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	if (p)
+		pclose(p);
+}
+
+/* A child cgroup for the ranges of one case: its inode number (the shrinker's id). */
+static unsigned long long make_cgroup(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), CGROUPS "/%s", name);
+	rmdir(path);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		die(path);
+	if (stat(path, &st))
+		die(path);
+	return st.st_ino;
+}
+
+static void enter_cgroup(const char *name)
+{
+	char path[256], pid[32];
+
+	snprintf(path, sizeof(path), CGROUPS "%s%s/cgroup.procs", *name ? "/" : "", name);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_str(path, pid))
+		die(path);
+}
+
+/* A region of 2 * n pages with n one-page ranges unpinned (made in the current cgroup). */
+static int region_with_ranges(size_t n)
+{
+	char *p;
+	int fd = ashmem_region(2 * n * page, NULL);
+
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	munmap(p, page);
+	for (size_t i = 0; i < n; i++)
+		pin_op(fd, ASHMEM_UNPIN, 2 * i);
+	return fd;
+}
+
+/* Seconds for one read of the shrinker's count file. */
+static double count_read(const char *dir)
+{
+	char path[600], buf[65536];
+	double t0 = now();
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/count", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(path);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	return now() - t0;
+}
+
+static double count_median(const char *dir, int n)
+{
+	double v[64];
+
+	for (int i = 0; i < n; i++)
+		v[i] = count_read(dir);
+	return median(v, n);
+}
+
+/* Seconds for one scan of SCAN_PAGES pages of the cgroup ino. */
+static double scan_once(const char *dir, unsigned long long ino)
+{
+	char path[600], cmd[64];
+	double t0;
+
+	snprintf(path, sizeof(path), "%s/scan", dir);
+	snprintf(cmd, sizeof(cmd), "%llu 0 %d", ino, SCAN_PAGES);
+	t0 = now();
+	if (write_str(path, cmd))
+		die(path);
+	return now() - t0;
+}
+
+/*
+ * Makes the oldest `SCAN_PAGES` ranges of the region (pages 2i, i from
+ * *next) purged-and-back: pinned and unpinned again, so they are listed
+ * again (at the tail); returns nothing. Used to keep a list at its size.
+ */
+static void relist(int fd, size_t first, size_t n)
+{
+	for (size_t i = first; i < first + n; i++) {
+		pin_op(fd, ASHMEM_PIN, 2 * i);
+		pin_op(fd, ASHMEM_UNPIN, 2 * i);
+	}
+}
+
+/*
+ * Bytes of slab in the whole kernel (/proc/meminfo Slab), less the caches a
+ * debug kernel keeps about every allocation (kmemleak's, debugobjects'),
+ * which are not the driver's.
+ */
+static long long slab_total(void)
+{
+	static const char *const debug_caches[] = {
+		"kmemleak_object", "kmemleak_scan_area", "debug_objects_cache",
+	};
+	long long sum = meminfo_kb("Slab") * 1024;
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char name[64];
+		unsigned long pages, nslabs;
+
+		if (sscanf(line, "%63s %*u %*u %*u %*u %lu : tunables %*u %*u %*u : slabdata %*u %lu",
+			   name, &pages, &nslabs) != 3)
+			continue;
+		for (size_t i = 0; i < sizeof(debug_caches) / sizeof(debug_caches[0]); i++)
+			if (!strcmp(name, debug_caches[i]))
+				sum -= (long long)nslabs * pages * page;
+	}
+	if (f)
+		fclose(f);
+	return sum;
+}
+
+static void reclaim_figures(int rounds)
+{
+	char dir[512], memstat[300];
+	double a[9], b[9], one[2], many;
+	unsigned long long few_ino, many_ino;
+	long long all0, cg0, all1, cg1, cg2;
+	int fd_one, fd_few, fd_many, fd_mem, reads = quick ? 8 : 32;
+	struct stat st;
+
+	shrinker_dir(dir, sizeof(dir));
+	if (stat(CGROUPS "/cgroup.controllers", &st) ||
+	    write_str(CGROUPS "/cgroup.subtree_control", "+memory")) {
+		printf("reclaim figures: skipped: no cgroup v2 memory controller at " CGROUPS "\n");
+		return;
+	}
+	if (!dir[0]) {
+		printf("shrinker count and scan: skipped: no SHRINKER_DEBUG (no " SHRINKERS
+		       "/ashmem-<id>)\n");
+	} else {
+		/* Count: one range, then 100,000, then one again (both one-range phases). */
+		fd_one = ashmem_region(2 * page, NULL);
+		{
+			char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd_one, 0);
+
+			if (p == MAP_FAILED)
+				die("mmap");
+			munmap(p, page);
+		}
+		pin_op(fd_one, ASHMEM_UNPIN, 0);
+		if (ioctl(fd_one, ASHMEM_PURGE_ALL_CACHES) < 0)
+			die("ASHMEM_PURGE_ALL_CACHES");
+		pin_op(fd_one, ASHMEM_UNPIN, 0);
+		one[0] = count_median(dir, reads);
+		fd_many = region_with_ranges(many_ranges());
+		many = count_median(dir, reads);
+		close(fd_many);
+		one[1] = count_median(dir, reads);
+		close(fd_one);
+		add("count_100k", quick ? "shrinker count (debugfs count file) with 10,000 ranges vs 1" :
+		    "shrinker count (debugfs count file) with 100,000 ranges vs 1", "us",
+		    many * 1e6, "1 range", (one[0] + one[1]) / 2 * 1e6,
+		    many / ((one[0] + one[1]) / 2), "<= 1.5", many / ((one[0] + one[1]) / 2) <= 1.5);
+
+		/* Scan: two cgroups, one with 100,000 ranges, one with the 64 a scan purges. */
+		many_ino = make_cgroup("bench-many");
+		few_ino = make_cgroup("bench-few");
+		enter_cgroup("bench-many");
+		fd_many = region_with_ranges(many_ranges());
+		enter_cgroup("bench-few");
+		fd_few = region_with_ranges(SCAN_PAGES);
+		enter_cgroup("");
+		for (int r = 0; r < rounds; r++) {
+			IN_TURN(r, a[r] = scan_once(dir, many_ino), b[r] = scan_once(dir, few_ino));
+			/* Put back what the scans purged: the lists keep their size. */
+			relist(fd_many, (size_t)r * SCAN_PAGES, SCAN_PAGES);
+			relist(fd_few, 0, SCAN_PAGES);
+		}
+		close(fd_many);
+		close(fd_few);
+		rmdir(CGROUPS "/bench-many");
+		rmdir(CGROUPS "/bench-few");
+		add("scan_100k", quick ? "64-page scan (debugfs scan file), cgroup of 10,000 ranges vs 64" :
+		    "64-page scan (debugfs scan file) in a cgroup of 100,000 ranges vs 64",
+		    "us", median(a, rounds) * 1e6, "64 ranges", median(b, rounds) * 1e6,
+		    median(a, rounds) / median(b, rounds), "<= 1.5",
+		    median(a, rounds) / median(b, rounds) <= 1.5);
+	}
+
+	/* Memory per range: made in a cgroup of their own, unpinned then purged. */
+	make_cgroup("bench-memory");
+	snprintf(memstat, sizeof(memstat), CGROUPS "/bench-memory/memory.stat");
+	enter_cgroup("bench-memory");
+	fd_mem = ashmem_region(2 * many_ranges() * page, NULL);
+	{
+		char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd_mem, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		munmap(p, page);
+	}
+	enter_cgroup("");
+	all0 = slab_total();
+	cg0 = stat_value(memstat, "slab");
+	for (size_t i = 0; i < many_ranges(); i++)
+		pin_op(fd_mem, ASHMEM_UNPIN, 2 * i);
+	all1 = slab_total();
+	cg1 = stat_value(memstat, "slab");
+	if (ioctl(fd_mem, ASHMEM_PURGE_ALL_CACHES) < 0)
+		die("ASHMEM_PURGE_ALL_CACHES");
+	cg2 = stat_value(memstat, "slab");
+	close(fd_mem);
+	rmdir(CGROUPS "/bench-memory");
+	range_bytes[0] = (double)(cg1 - cg0) / many_ranges();
+	range_bytes[1] = (double)(all1 - all0) / many_ranges();
+	range_bytes[2] = (double)(cg2 - cg0) / many_ranges();
+	have_range_bytes = 1;
+	add("range_bytes", "kernel memory per unpinned range, charged to the region's cgroup",
+	    "bytes", range_bytes[0], "all slab", range_bytes[1], range_bytes[0] / range_bytes[1],
+	    "(info)", 1);
+	add("purged_range_bytes", "kernel memory per purged range, charged to the region's cgroup",
+	    "bytes", range_bytes[2], "unpinned", range_bytes[0], range_bytes[2] / range_bytes[0],
+	    "(info)", 1);
+}
+
+static void print_range_bytes(void)
+{
+	printf("\nkernel memory per range (%zu one-page ranges made in a cgroup of their own, "
+	       "unpinned from another):\n", many_ranges());
+	printf("  unpinned: %.0f bytes charged to the region's cgroup (memory.stat slab), of %.0f "
+	       "bytes the kernel's slab grew per range (debug caches left out; the rest: "
+	       "charged nowhere, or slab overhead)\n", range_bytes[0], range_bytes[1]);
+	printf("  purged:   %.0f bytes still charged to the region's cgroup (its tree node; the LRU "
+	       "entry is freed)\n", range_bytes[2]);
+}
+
 static void write_json(const char *path)
 {
 	FILE *f = fopen(path, "w");
@@ -732,21 +1041,23 @@ static void other_figures(int rounds)
 int main(int argc, char **argv)
 {
 	const char *json = NULL;
-	int rounds, opt, lifecycle_only = 0, threads_only = 0;
+	int rounds, opt, lifecycle_only = 0, threads_only = 0, reclaim_only = 0;
 	double a[9], b[9], x, y;
 	struct rlimit nofile = { 30000, 30000 };
 
-	while ((opt = getopt(argc, argv, "qlto:")) != -1) {
+	while ((opt = getopt(argc, argv, "qltro:")) != -1) {
 		if (opt == 'q')
 			quick = 1;
 		else if (opt == 'l')
 			lifecycle_only = 1;
 		else if (opt == 't')
 			threads_only = 1;
+		else if (opt == 'r')
+			reclaim_only = 1;
 		else if (opt == 'o')
 			json = optarg;
 		else {
-			fprintf(stderr, "usage: %s [-q] [-l | -t] [-o FILE]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-q] [-l | -t | -r] [-o FILE]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -763,6 +1074,10 @@ int main(int argc, char **argv)
 		thread_figures(rounds);
 		goto report;
 	}
+	if (reclaim_only) {
+		reclaim_figures(rounds);
+		goto report;
+	}
 
 	/* 1 */
 	for (int r = 0; r < rounds; r++) {
@@ -776,8 +1091,10 @@ int main(int argc, char **argv)
 	    "per s", x, "memfd", y, x / y, ">= 0.85", x / y >= 0.85);
 	breakdown(rounds, quick ? 200 : 2000);
 
-	if (!lifecycle_only)
+	if (!lifecycle_only) {
 		other_figures(rounds);
+		reclaim_figures(rounds);
+	}
 report:
 	printf("%-66s %12s %14s %12s %8s %-8s %s\n", "figure", "ashmem", "baseline", "", "ratio",
 	       "target", "met");
@@ -788,7 +1105,8 @@ report:
 		       g->baseline_name, g->ratio, g->target, g->met ? "yes" : "NO");
 	}
 	printf("(units: lifecycle per s, fault-in MiB/s, pin ns per UNPIN+PIN, purge pages/s, "
-	       "threads pairs/s, slab bytes; %d rounds%s; TSC %.0f MHz)\n", rounds,
+	       "threads pairs/s, slab bytes, count and scan us, range bytes; %d rounds%s; "
+	       "TSC %.0f MHz)\n", rounds,
 	       quick ? ", quick" : "", tsc_hz / 1e6);
 	printf("CPUs online: %ld%s\n", cpus, cpus < 2 ? " (WARNING: the thread figures are void)" : "");
 	if (host_busy)
@@ -796,6 +1114,8 @@ report:
 		       "busy, the thread figures are void\n");
 	if (have_breakdown)
 		print_breakdown();
+	if (have_range_bytes)
+		print_range_bytes();
 	if (json)
 		write_json(json);
 	return 0;

@@ -15,6 +15,7 @@ mod device;
 mod diag;
 mod fops;
 mod lru;
+mod memcg;
 mod misc;
 mod pin;
 mod region;

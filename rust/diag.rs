@@ -9,19 +9,30 @@
 //! the registry's references out under the registry lock, with the memory allocated before, and
 //! then takes each region's lock for a moment: it never holds a lock that the shrinker waits on,
 //! and the registry lock is held only as long as it takes to copy pointers.
+//!
+//! The summary's `file_operations` are our own, with `owner` set: an open summary holds a
+//! module reference, so `rmmod` is refused until it is closed (the kernel crate's debugfs files
+//! have no owner, and closing one after the module was removed called into freed memory).
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use kernel::{
     alloc::KVVec,
-    debugfs::{Dir, File},
+    bindings,
+    ffi::{c_int, c_void},
     fmt,
     list::{List, ListArc},
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::Arc,
 };
 
-use crate::region::{Escaped, Region, RegionStats};
+use crate::{
+    fops::FileOperations,
+    region::{Escaped, Region, RegionStats},
+    THIS_MODULE,
+};
 
 /// The live regions, linked through the regions themselves, so that adding one allocates
 /// nothing.
@@ -86,31 +97,109 @@ fn snapshot() -> Result<KVVec<Arc<Region>>> {
 }
 
 /// The debugfs directory and its summary file; removed when dropped.
+///
+/// # Invariants
+///
+/// `dir` is null, an error pointer, or a debugfs directory this value created and removes on
+/// drop.
 pub(crate) struct Diagnostics {
-    _summary: Pin<KBox<File<Summary>>>,
-    _dir: Dir,
+    dir: *mut bindings::dentry,
 }
+
+// SAFETY: The dentry is only passed to `debugfs_remove`, which may be called from any task.
+unsafe impl Send for Diagnostics {}
+// SAFETY: No `&self` method uses the dentry.
+unsafe impl Sync for Diagnostics {}
 
 impl Diagnostics {
     /// Sets up the registry and creates `ashmem/summary` in debugfs. Called once, at module load,
-    /// before the device is registered.
+    /// before the device is registered. Without debugfs there is no summary, only the registry.
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: Called once, from module init, before any region can exist.
         unsafe { REGIONS.init() };
-        let dir = Dir::new(c"ashmem");
-        let summary = KBox::pin_init(
-            dir.read_callback_file(c"summary", Summary, &write_summary),
-            GFP_KERNEL,
-        )?;
-        Ok(Self {
-            _summary: summary,
-            _dir: dir,
-        })
+        // INVARIANT: null, an error, or the directory made here.
+        Ok(Self { dir: create_dir() })
     }
 }
 
-/// The data of the summary file: everything comes from the registry and the LRU.
-pub(crate) struct Summary;
+#[cfg(CONFIG_DEBUG_FS)]
+fn create_dir() -> *mut bindings::dentry {
+    // SAFETY: The names are NUL-terminated strings; a null parent is the debugfs root. The
+    // operations are a static table whose `open` needs no private data. Given an error as
+    // parent, `debugfs_create_file_full` creates nothing. Failures are not fatal: the driver
+    // works without its summary.
+    unsafe {
+        let dir = bindings::debugfs_create_dir(c"ashmem".as_char_ptr(), core::ptr::null_mut());
+        bindings::debugfs_create_file_full(
+            c"summary".as_char_ptr(),
+            0o400,
+            dir,
+            core::ptr::null_mut(),
+            core::ptr::null(),
+            SUMMARY_FOPS.as_raw(),
+        );
+        dir
+    }
+}
+
+#[cfg(not(CONFIG_DEBUG_FS))]
+fn create_dir() -> *mut bindings::dentry {
+    core::ptr::null_mut()
+}
+
+impl Drop for Diagnostics {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `dir` is null, an error, or our directory, all of which
+        // `debugfs_remove` accepts. It removes the summary too, and waits for reads under way;
+        // an open summary holds a module reference, so none is open when the module goes.
+        #[cfg(CONFIG_DEBUG_FS)]
+        unsafe {
+            bindings::debugfs_remove(self.dir)
+        };
+    }
+}
+
+/// The summary's operations: a `seq_file` of one record, and `owner`, so that an open summary
+/// keeps the module loaded.
+static SUMMARY_FOPS: FileOperations = FileOperations::new(bindings::file_operations {
+    owner: THIS_MODULE.as_ptr(),
+    open: Some(summary_open),
+    read: Some(bindings::seq_read),
+    llseek: Some(bindings::seq_lseek),
+    release: Some(bindings::single_release),
+    ..pin_init::zeroed()
+});
+
+/// # Safety
+///
+/// Called by the VFS (through debugfs) with a file of the summary being opened.
+unsafe extern "C" fn summary_open(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `file` is being opened; `single_open` makes it a `seq_file` whose show callback
+    // needs no private data.
+    unsafe { bindings::single_open(file, Some(summary_show), core::ptr::null_mut()) }
+}
+
+/// # Safety
+///
+/// Called by `seq_read` with the summary's `seq_file`.
+unsafe extern "C" fn summary_show(m: *mut bindings::seq_file, _: *mut c_void) -> c_int {
+    // SAFETY: `m` is valid and exclusively ours for the duration of the call.
+    let m = unsafe { SeqFile::from_raw(m) };
+    seq_print!(m, "{}", Summary);
+    0
+}
+
+/// The text of the summary: everything comes from the registry and the LRU.
+struct Summary;
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_summary(f)
+    }
+}
 
 /// One line of the summary's region list.
 struct Line {
@@ -118,7 +207,7 @@ struct Line {
     stats: RegionStats,
 }
 
-fn write_summary(_: &Summary, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let Ok(regions) = snapshot() else {
         return writeln!(f, "error:\tout of memory");
     };

@@ -32,6 +32,12 @@ pub(crate) struct FileOperations(bindings::file_operations);
 unsafe impl Sync for FileOperations {}
 
 impl FileOperations {
+    /// A table that may live in a `static`. Every file the module creates needs one with
+    /// `owner` set to `THIS_MODULE`, so that an open file keeps the module loaded.
+    pub(crate) const fn new(ops: bindings::file_operations) -> Self {
+        Self(ops)
+    }
+
     /// A pointer to the table, for registration with the VFS.
     pub(crate) const fn as_raw(&self) -> *const bindings::file_operations {
         &self.0

@@ -12,11 +12,20 @@
 //! it fills them; whoever pins or unpins later. When a container's cgroup reaches `memory.max`,
 //! reclaim asks the shrinker about that cgroup's list, and so purges that container's ranges.
 //!
+//! Cost: a user can make a million one-page ranges in one region, so nothing reclaim does may
+//! grow with the number of entries. The count reads one counter per cgroup and node (see
+//! [`totals`]). A scan looks at no more entries than it purges, plus at most
+//! [`SCAN_BUSY_LIMIT`] it has to pass over, and says how many pages it looked at in
+//! `sc->nr_scanned`. `ASHMEM_PURGE_ALL_CACHES` visits every entry, but drops the list lock after
+//! each purge and after every few entries it passes over, and yields between chunks.
+//!
 //! Locks: a region's mutex is taken before a list lock, never the other way round. The walk finds
 //! an entry with the list lock held, so it only try-locks the entry's region, and the backing
 //! inode, and passes over the entry when either is busy: an ioctl, or a write to the backing
 //! file, may hold them while it allocates and so waits for reclaim. It then takes the entry off
 //! the list and drops the list lock before freeing pages. Nothing allocates under either lock.
+
+mod totals;
 
 use core::{
     marker::PhantomData,
@@ -30,11 +39,14 @@ use kernel::{
     cpu::CpuId,
     ffi::{c_char, c_int, c_uint, c_ulong, c_void},
     prelude::*,
-    sync::ArcBorrow,
+    sync::{Arc, ArcBorrow},
     types::Opaque,
 };
 
-use crate::{pin::RangeLink, region::Region};
+use crate::{memcg::Memcg, pin::RangeLink, region::Region};
+
+pub(crate) use totals::CgroupPagesRef;
+use totals::NodePages;
 
 extern "C" {
     /// Creates the `SLAB_ACCOUNT` cache of entries (see `shmem_shim.c`).
@@ -45,12 +57,12 @@ extern "C" {
     ) -> *mut bindings::kmem_cache;
     /// Allocates a memcg- and NUMA-aware shrinker.
     fn ashmem_shrinker_alloc(name: *const c_char) -> *mut c_void;
-    /// The number of possible NUMA nodes.
-    fn ashmem_nr_node_ids() -> c_uint;
-    /// The memory cgroup of the current task's mm, referenced; null without memcg.
-    fn ashmem_memcg_of_current() -> *mut c_void;
-    /// Drops a reference taken by `ashmem_memcg_of_current`.
-    fn ashmem_memcg_put(memcg: *mut c_void);
+    /// The first possible node after `nid` (-1: the first), -1 after the last.
+    fn ashmem_next_possible_node(nid: c_int) -> c_int;
+    /// The node a slab object is on.
+    fn ashmem_obj_nid(obj: *const c_void) -> c_int;
+    /// `cond_resched()`.
+    fn ashmem_cond_resched();
     /// `kmem_cache_alloc_lru()` with `memcg` as the active memory cgroup.
     fn ashmem_lru_entry_alloc(
         cache: *mut c_void,
@@ -59,35 +71,22 @@ extern "C" {
     ) -> *mut c_void;
 }
 
-/// A memory cgroup, referenced: the one a region's LRU entries are charged to and listed under.
-///
-/// # Invariants
-///
-/// `ptr` is null (no memory cgroups) or a `struct mem_cgroup` on which this holds a reference.
-pub(crate) struct Memcg {
-    ptr: *mut c_void,
+/// The nodes the kernel has (the possible ones); node ids may have holes.
+fn possible_nodes() -> impl Iterator<Item = c_int> {
+    // SAFETY: A read of the possible-node map, which is fixed after boot.
+    let first = unsafe { ashmem_next_possible_node(-1) };
+    core::iter::successors(Some(first), |&nid| {
+        // SAFETY: As above.
+        Some(unsafe { ashmem_next_possible_node(nid) })
+    })
+    .take_while(|&nid| nid >= 0)
 }
 
-// SAFETY: The reference may be used and dropped from any task.
-unsafe impl Send for Memcg {}
-// SAFETY: The pointer is only passed to the kernel, which does its own synchronisation.
-unsafe impl Sync for Memcg {}
-
-impl Memcg {
-    /// The memory cgroup of the current task.
-    pub(crate) fn of_current() -> Self {
-        // SAFETY: No requirements; the reference returned is ours.
-        let ptr = unsafe { ashmem_memcg_of_current() };
-        // INVARIANT: null or referenced.
-        Self { ptr }
-    }
-}
-
-impl Drop for Memcg {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we hold this reference (the call accepts null).
-        unsafe { ashmem_memcg_put(self.ptr) };
-    }
+/// Lets another task run if this kernel wants loops to offer that (a no-op on fully preemptible
+/// kernels). Call only where sleeping is allowed.
+pub(crate) fn yield_now() {
+    // SAFETY: The callers are in process context and hold no spinlock.
+    unsafe { ashmem_cond_resched() };
 }
 
 /// The list, the cache its entries come from, and the shrinker.
@@ -199,6 +198,8 @@ impl LruRegistration {
         if DONE.swap(true, Relaxed) {
             return Err(EBUSY);
         }
+        // SAFETY: Guarded above to run once, at module load, before any region exists.
+        unsafe { totals::init() };
         // SAFETY: The name is a valid NUL-terminated string.
         let shrinker =
             unsafe { ashmem_shrinker_alloc(c"ashmem".as_char_ptr()) }.cast::<bindings::shrinker>();
@@ -259,6 +260,13 @@ impl Drop for LruRegistration {
     }
 }
 
+/// Changes the pages counted on the list by `delta`: those of the entry's cgroup and node, and
+/// the total.
+fn count_change(node: &NodePages, delta: isize) {
+    node.add(delta);
+    LRU.pages.add(delta);
+}
+
 /// An entry as the list sees it.
 #[repr(C)]
 struct EntryData {
@@ -266,10 +274,13 @@ struct EntryData {
     link: Opaque<bindings::list_head>,
     /// The region whose range this is; never changes.
     region: *const Region,
+    /// The page counter of the region's cgroup for the node the entry is listed on (that of
+    /// its memory); never changes.
+    node_pages: *const NodePages,
     /// First page of the range; read and written with the region's lock held.
     start: usize,
-    /// Pages of the range; written with the region's lock held, read by page counts that hold
-    /// only the list lock.
+    /// Pages of the range; written with the region's lock held, read by scans that hold only
+    /// the list lock.
     pages: AtomicUsize,
     /// Whether the entry was put on the list and not yet taken off; read and written with the
     /// region's lock held.
@@ -282,7 +293,9 @@ struct EntryData {
 ///
 /// `ptr` points to an initialised `EntryData` allocated from `LRU.cache` and owned by this
 /// value. Its region lives in an `Arc` and takes its ranges, with their entries, off the list
-/// before that `Arc` is dropped. While `linked` is set the entry is on the list.
+/// before that `Arc` is dropped; the region also holds the [`CgroupPagesRef`] that
+/// `node_pages` points into, and drops it only after its entries. While `linked` is set the
+/// entry is on the list, and its pages are counted on `node_pages`.
 pub(crate) struct LruEntry {
     ptr: NonNull<EntryData>,
 }
@@ -292,24 +305,36 @@ pub(crate) struct LruEntry {
 unsafe impl Send for LruEntry {}
 
 impl LruEntry {
-    /// A new entry, not yet on the list, for a range of `region`, which must live in an `Arc`.
-    /// It is charged to `memcg`, the region's, and will be listed under it.
-    pub(crate) fn new(region: &Region, memcg: &Memcg) -> Result<Self> {
+    /// A new entry, not yet on the list, for a range of `region`, which must live in an `Arc`
+    /// and hold `pages` until its entries are gone. It is charged to `memcg`, the region's, and
+    /// will be listed under it.
+    pub(crate) fn new(region: &Region, memcg: &Memcg, pages: &CgroupPagesRef) -> Result<Self> {
         let cache = LRU.cache.load(Relaxed);
         if cache.is_null() {
             return Err(ENODEV);
         }
         // SAFETY: The cache and the list are set up while the module is loaded with a region
         // open, as it is; `memcg` is null or referenced.
-        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast(), memcg.ptr) };
+        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast(), memcg.as_ptr()) };
         let ptr = NonNull::new(raw.cast::<EntryData>()).ok_or(ENOMEM)?;
         let entry = ptr.as_ptr();
+        // SAFETY: `raw` is a live slab object.
+        let nid = unsafe { ashmem_obj_nid(raw) };
+        let Some(node_pages) = usize::try_from(nid)
+            .ok()
+            .and_then(|n| pages.pages().node(n))
+        else {
+            // SAFETY: Allocated above from this cache and not used.
+            unsafe { bindings::kmem_cache_free(cache, raw) };
+            return Err(EINVAL);
+        };
         // SAFETY: `entry` is a new allocation with the size and alignment of `EntryData`.
-        // INVARIANT: initialised, owned, not on the list.
+        // INVARIANT: initialised, owned, not on the list; `node_pages` belongs to `pages`.
         unsafe {
             entry.write(EntryData {
                 link: Opaque::uninit(),
                 region,
+                node_pages,
                 start: 0,
                 pages: AtomicUsize::new(0),
                 linked: false,
@@ -323,12 +348,18 @@ impl LruEntry {
     pub(crate) fn is(&self, victim: &Victim<'_>) -> bool {
         ptr::eq(self.ptr.as_ptr(), victim.entry)
     }
+
+    fn node_pages(&self) -> &NodePages {
+        // SAFETY: By the type invariant the entry is valid and its counter outlives it.
+        unsafe { &*(*self.ptr.as_ptr()).node_pages }
+    }
 }
 
 impl RangeLink for LruEntry {
     fn place(&mut self, start: usize, end: usize) {
         let entry = self.ptr.as_ptr();
         let pages = end - start;
+        let node_pages = self.node_pages();
         // SAFETY: By the type invariant `entry` is valid. `&mut self` means the caller owns the
         // range, so it holds the region's lock, which guards `start` and `linked`. The list
         // functions lock the list.
@@ -336,10 +367,10 @@ impl RangeLink for LruEntry {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
-                LRU.pages.add(pages as isize - old as isize);
+                count_change(node_pages, pages as isize - old as isize);
             } else {
-                LRU.pages.add(pages as isize);
-                // INVARIANT: on the list from here.
+                count_change(node_pages, pages as isize);
+                // INVARIANT: on the list, and counted, from here.
                 (*entry).linked = true;
                 bindings::list_lru_add_obj(list(), Opaque::cast_into(&raw const (*entry).link));
             }
@@ -348,6 +379,7 @@ impl RangeLink for LruEntry {
 
     fn unplace(&mut self) {
         let entry = self.ptr.as_ptr();
+        let node_pages = self.node_pages();
         // SAFETY: By the type invariant `entry` is valid. `&mut self` means its owner holds the
         // region's lock, which guards `linked`, or never put it on the list. The walk may have
         // isolated it meanwhile (and cleared `linked` under the region's lock): the list
@@ -357,7 +389,7 @@ impl RangeLink for LruEntry {
                 // INVARIANT: off the list from here.
                 (*entry).linked = false;
                 if bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link)) {
-                    LRU.pages.add(-((*entry).pages.load(Relaxed) as isize));
+                    count_change(node_pages, -((*entry).pages.load(Relaxed) as isize));
                 }
             }
         }
@@ -373,14 +405,37 @@ impl Drop for LruEntry {
     }
 }
 
+/// The entries a scan passes over (their region or inode busy) before it gives up: reclaim
+/// asks again soon enough, and meanwhile holds no lock for them.
+const SCAN_BUSY_LIMIT: usize = 16;
+
 /// The state of one walk over the list.
 struct Scan {
     /// Pages to purge before stopping.
     want: usize,
     /// Pages purged so far.
     freed: usize,
+    /// Entries looked at so far.
+    visited: usize,
+    /// Pages of the entries passed over so far.
+    passed: usize,
+    /// Entries the walk may still pass over before it stops.
+    busy_left: usize,
     /// Entries the walk may still look at; set to 0 to stop it.
     nr_to_walk: c_ulong,
+}
+
+impl Scan {
+    fn new(want: usize, nr_to_walk: usize, busy_limit: usize) -> Self {
+        Self {
+            want,
+            freed: 0,
+            visited: 0,
+            passed: 0,
+            busy_left: busy_limit,
+            nr_to_walk,
+        }
+    }
 }
 
 /// An entry the walk is looking at, with its list's lock held.
@@ -395,10 +450,13 @@ pub(crate) struct Victim<'a> {
 }
 
 /// What the walk does with an entry: leave it (list lock still held), or count it purged (entry
-/// off the list, list lock dropped).
+/// off the list, list lock dropped). When the region must be kept alive past its unlock, the
+/// reference comes along, to be dropped once nothing borrows the region any more.
 pub(crate) struct Verdict {
     status: bindings::lru_status,
-    pages: usize,
+    freed: usize,
+    passed: usize,
+    keep: Option<Arc<Region>>,
 }
 
 /// An entry taken off the list by [`Victim::isolate`]; the list lock is no longer held.
@@ -419,9 +477,13 @@ impl Victim<'_> {
     /// Leaves the entry for a later walk: its region or inode is busy. It goes to the tail, so
     /// the walk does not meet it again at once.
     pub(crate) fn busy(self) -> Verdict {
+        // SAFETY: By the type invariant the entry is on the list, so alive; `pages` is atomic.
+        let pages = unsafe { (*self.entry).pages.load(Relaxed) };
         Verdict {
             status: bindings::lru_status::LRU_ROTATE,
-            pages: 0,
+            freed: 0,
+            passed: pages,
+            keep: None,
         }
     }
 
@@ -434,13 +496,17 @@ impl Victim<'_> {
     pub(crate) unsafe fn isolate(self) -> Isolated {
         let entry = self.entry;
         // SAFETY: By the type invariant the list is locked and the entry on it; by the caller's
-        // guarantee `linked` may be written. The lock is dropped last: from then on the entry is
-        // reached only through its range, under the region's lock.
+        // guarantee `linked` may be written, and the entry, with its counter, is alive. The lock
+        // is dropped last: from then on the entry is reached only through its range, under the
+        // region's lock.
         unsafe {
             bindings::list_lru_isolate(self.list, Opaque::cast_into(&raw const (*entry).link));
-            // INVARIANT: off the list.
+            // INVARIANT: off the list, and no longer counted.
             (*entry).linked = false;
-            LRU.pages.add(-((*entry).pages.load(Relaxed) as isize));
+            count_change(
+                &*(*entry).node_pages,
+                -((*entry).pages.load(Relaxed) as isize),
+            );
             bindings::spin_unlock(&raw mut (*self.list).lock);
         }
         Isolated(())
@@ -448,12 +514,15 @@ impl Victim<'_> {
 }
 
 impl Isolated {
-    /// The range's `pages` were freed.
-    pub(crate) fn purged(self, pages: usize) -> Verdict {
+    /// The range's `pages` were freed; `keep` is the reference that kept the region alive after
+    /// its unlock.
+    pub(crate) fn purged(self, pages: usize, keep: Arc<Region>) -> Verdict {
         // The list lock was dropped: the walk must start again from the head.
         Verdict {
             status: bindings::lru_status::LRU_REMOVED_RETRY,
-            pages,
+            freed: pages,
+            passed: 0,
+            keep: Some(keep),
         }
     }
 }
@@ -470,23 +539,34 @@ unsafe extern "C" fn purge_entry(
     arg: *mut c_void,
 ) -> bindings::lru_status {
     let entry = item.cast::<EntryData>();
-    // SAFETY: The entry is on the list, whose lock is held, so its region has not yet taken its
-    // ranges off the list: the region is alive and its file holds a reference to it. Entries
-    // are made only for regions in an `Arc`.
-    let region = unsafe { ArcBorrow::from_raw((*entry).region) };
-    // INVARIANT: the caller holds the list lock, and `entry` is on the list.
-    let verdict = region.purge(Victim {
-        entry,
-        list,
-        _walk: PhantomData,
-    });
+    let verdict = {
+        // SAFETY: The entry is on the list, whose lock is held, so its region has not yet taken
+        // its ranges off the list: the region is alive and its file holds a reference to it.
+        // Entries are made only for regions in an `Arc`. The borrow ends with this block;
+        // should the region need to outlive its unlock, the verdict holds a reference of its own.
+        let region = unsafe { ArcBorrow::from_raw((*entry).region) };
+        // INVARIANT: the caller holds the list lock, and `entry` is on the list.
+        region.purge(Victim {
+            entry,
+            list,
+            _walk: PhantomData,
+        })
+    };
     // SAFETY: By the caller's guarantee `arg` is the walk's `Scan`, which nothing else uses
     // while the callback runs.
     let scan = unsafe { &mut *arg.cast::<Scan>() };
-    scan.freed += verdict.pages;
-    if scan.freed >= scan.want {
+    scan.visited += 1;
+    scan.freed += verdict.freed;
+    if verdict.status == bindings::lru_status::LRU_ROTATE {
+        scan.passed += verdict.passed;
+        scan.busy_left = scan.busy_left.saturating_sub(1);
+    }
+    if scan.freed >= scan.want || scan.busy_left == 0 {
         scan.nr_to_walk = 0;
     }
+    // The last reference to the region may go here: the list lock was dropped with the entry
+    // (a busy verdict holds none), and the borrow above has ended.
+    drop(verdict.keep);
     verdict.status
 }
 
@@ -495,7 +575,8 @@ unsafe extern "C" fn purge_entry(
 fn walk(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, scan: &mut Scan) {
     let scan: *mut Scan = scan;
     // SAFETY: The list is set up while regions exist, and a walk happens only then (from the
-    // shrinker, registered after the list, or from an ioctl). `scan` outlives the call, and
+    // shrinker, registered after the list, or from an ioctl); `nid` is a possible node (the
+    // shrinker core's, or one of `possible_nodes`). `scan` outlives the call, and
     // `purge_entry` is a walk callback for it.
     unsafe {
         match memcg {
@@ -518,22 +599,9 @@ fn walk(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, scan: &mut Scan) {
     }
 }
 
-/// Walk callback of [`count_pages`]: adds up the pages of the entries.
-///
-/// # Safety
-///
-/// Called by a list walk with the list lock held, `item` on the list, and `arg` a `usize`.
-unsafe extern "C" fn add_pages(
-    item: *mut bindings::list_head,
-    _list: *mut bindings::list_lru_one,
-    arg: *mut c_void,
-) -> bindings::lru_status {
-    // SAFETY: The entry is on the list, whose lock is held, so alive; `arg` is the sum.
-    unsafe { *arg.cast::<usize>() += (*item.cast::<EntryData>()).pages.load(Relaxed) };
-    bindings::lru_status::LRU_SKIP
-}
-
-/// Shrinker callback: the pages on the list of `sc`'s cgroup and node.
+/// Shrinker callback: the pages on the list of `sc`'s cgroup and node. O(1): one counter, and
+/// the list's own entry count, for the ranges of removed child cgroups that `list_lru` moved
+/// here (each has at least one page).
 ///
 /// # Safety
 ///
@@ -546,28 +614,18 @@ unsafe extern "C" fn count_pages(
     let sc = unsafe { &*sc };
     // SAFETY: The shrinker is registered after the list is set up and freed before it is
     // torn down.
-    if unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) } == 0 {
+    let entries = unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) };
+    if entries == 0 {
         return bindings::SHRINK_EMPTY as c_ulong;
     }
-    // The list counts entries; reclaim wants pages, so add them up.
-    let mut pages: usize = 0;
-    let mut nr_to_walk = c_ulong::MAX;
-    // SAFETY: As above; `add_pages` is a walk callback for a `usize`, which outlives the call.
-    unsafe {
-        bindings::list_lru_walk_one(
-            list(),
-            sc.nid,
-            sc.memcg,
-            Some(add_pages),
-            (&raw mut pages).cast(),
-            &mut nr_to_walk,
-        )
-    };
-    pages as c_ulong
+    let pages = totals::pages_of(sc.memcg.cast(), sc.nid as usize);
+    pages.max(entries)
 }
 
 /// Shrinker callback: purges the oldest ranges on the list of `sc`'s cgroup and node until
-/// `nr_to_scan` pages are freed. Returns the pages freed.
+/// `nr_to_scan` pages are freed, passing over at most [`SCAN_BUSY_LIMIT`] busy ones. Returns
+/// the pages freed, and sets `nr_scanned` to the pages looked at; stops reclaim asking again
+/// when nothing could be purged.
 ///
 /// # Safety
 ///
@@ -576,54 +634,69 @@ unsafe extern "C" fn scan_pages(
     _shrinker: *mut bindings::shrinker,
     sc: *mut bindings::shrink_control,
 ) -> c_ulong {
-    // SAFETY: By the caller's guarantee.
-    let sc = unsafe { &*sc };
+    // SAFETY: By the caller's guarantee, and nothing else uses `sc` during the call.
+    let sc = unsafe { &mut *sc };
     // Purging takes filesystem locks: not from an allocation that forbids that.
     if sc.gfp_mask & (1 << bindings::___GFP_FS_BIT) == 0 {
         return bindings::SHRINK_STOP as c_ulong;
     }
     LRU.scans.fetch_add(1, Relaxed);
-    let mut scan = Scan {
-        want: sc.nr_to_scan,
-        freed: 0,
-        // Each entry at most once, busy ones included.
-        // SAFETY: As in `count_pages`.
-        nr_to_walk: unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) },
-    };
+    // SAFETY: As in `count_pages`.
+    let entries = unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) };
+    // Each purged entry frees at least a page: no more entries than pages wanted, and the
+    // busy ones.
+    let want = sc.nr_to_scan;
+    let mut scan = Scan::new(
+        want,
+        entries.min(want.saturating_add(SCAN_BUSY_LIMIT)),
+        SCAN_BUSY_LIMIT,
+    );
     walk(sc.nid, Some(sc.memcg), &mut scan);
     LRU.shrinker_purged.fetch_add(scan.freed, Relaxed);
-    scan.freed as c_ulong
+    if scan.freed == 0 {
+        // Nothing on the list, or only busy ranges: asking again at once would find the same.
+        return bindings::SHRINK_STOP as c_ulong;
+    }
+    sc.nr_scanned = scan.freed + scan.passed;
+    scan.freed
 }
 
 /// Passes of [`purge_all`] over every list before it gives up on busy ranges.
 const PURGE_ALL_PASSES: usize = 10;
 
+/// Entries [`purge_all`] looks at per walk, between which it yields.
+const PURGE_ALL_CHUNK: usize = 1024;
+
 /// Purges every range on the list, of every cgroup; returns the pages that were on it before.
 ///
-/// Each pass looks at each entry about once: a walk of a node's lists is bounded by the number
-/// of entries on them when it starts, since a busy entry is rotated to the tail and would
-/// otherwise be found again and again, with the list lock held, by a walk that never ends
-/// while its region's owner waits for that lock. A range whose region or inode stays busy
-/// through all passes is left on the list; so are ranges unpinned while the passes run.
+/// Each pass looks at each entry about once: the walks of a node's lists are bounded by the
+/// number of entries on them when the pass starts, since a busy entry is rotated to the tail
+/// and would otherwise be found again and again. A walk covers at most [`PURGE_ALL_CHUNK`]
+/// entries and stops after passing over [`SCAN_BUSY_LIMIT`] (the list lock is held from one
+/// purge to the next), so the lock is never held for long, and the task yields between walks.
+/// A range whose region or inode stays busy through all passes is left on the list; so are
+/// ranges unpinned while the passes run.
 pub(crate) fn purge_all() -> usize {
     let before = LRU.pages.get();
-    // SAFETY: A plain read of a kernel constant or variable.
-    let nodes = unsafe { ashmem_nr_node_ids() };
     for _ in 0..PURGE_ALL_PASSES {
         if LRU.pages.get() == 0 {
             break;
         }
         let mut freed = 0;
-        for nid in 0..nodes {
-            let mut scan = Scan {
-                want: usize::MAX,
-                freed: 0,
-                // SAFETY: The list is set up while regions exist, and this ioctl comes from
-                // one; `nid` is below `nr_node_ids`.
-                nr_to_walk: unsafe { bindings::list_lru_count_node(list(), nid as c_int) },
-            };
-            walk(nid as c_int, None, &mut scan);
-            freed += scan.freed;
+        for nid in possible_nodes() {
+            // SAFETY: The list is set up while regions exist, and this ioctl comes from one;
+            // `nid` is a possible node, whose lists `list_lru` set up.
+            let mut budget = unsafe { bindings::list_lru_count_node(list(), nid) };
+            while budget > 0 {
+                let mut scan = Scan::new(usize::MAX, budget.min(PURGE_ALL_CHUNK), SCAN_BUSY_LIMIT);
+                walk(nid, None, &mut scan);
+                freed += scan.freed;
+                if scan.visited == 0 {
+                    break;
+                }
+                budget = budget.saturating_sub(scan.visited);
+                yield_now();
+            }
         }
         LRU.ioctl_purged.fetch_add(freed, Relaxed);
         if freed == 0 {

@@ -9,8 +9,9 @@
 //!
 //! A range is either purgeable (its pages still hold data) or purged (its pages were freed and
 //! read as zero). Pages keep that state until they are pinned again, so `ASHMEM_PIN` reports
-//! `ASHMEM_WAS_PURGED` exactly when one of its pages was purged. Adjacent purgeable ranges are
-//! always merged; purged ranges are left as they are.
+//! `ASHMEM_WAS_PURGED` exactly when one of its pages was purged. Adjacent ranges in the same
+//! state are always merged, purged ones too, so the tree never holds more ranges than there are
+//! runs of pages in one state: what it takes stays proportional to what the user made.
 //!
 //! A purgeable range carries a [`RangeLink`]: for a region, its entry on the purge LRU. A range
 //! made by `ASHMEM_UNPIN` gets a new link (it is the most recently unpinned); a range that is
@@ -18,14 +19,36 @@
 //! that is pinned or merged away drops its link.
 //!
 //! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
-//! taking the region's lock. Nodes and links an operation frees go back to that pool, as far as
-//! it has room, so a region that keeps its pool between operations unpins and pins again
-//! without allocating.
+//! taking the region's lock (charged to whatever memory cgroup the caller is charging). Nodes and
+//! links an operation frees go back to that pool, as far as it has room, so a region that keeps
+//! its pool between operations unpins and pins again without allocating.
+//!
+//! An operation may remove a million ranges: its loops yield every [`YIELD_EVERY`] steps on
+//! kernels that want that (the caller holds only a mutex).
 
 use kernel::{
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
 };
+
+/// Steps of a loop over ranges between two offers to yield the CPU.
+const YIELD_EVERY: usize = 1024;
+
+/// Counts the steps of a long loop, and yields every [`YIELD_EVERY`] of them.
+struct Steps(usize);
+
+impl Steps {
+    fn new() -> Self {
+        Self(0)
+    }
+
+    fn step(&mut self) {
+        self.0 += 1;
+        if self.0 % YIELD_EVERY == 0 {
+            crate::lru::yield_now();
+        }
+    }
+}
 
 /// What a purgeable range carries so that the purger can find it.
 pub(crate) trait RangeLink: Sized {
@@ -87,25 +110,26 @@ impl<L: RangeLink> NodePool<L> {
     }
 
     /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links (and
-    /// never fewer than [`NodePool::SPARE`]), the links made by `new_link`. Call without locks
-    /// held.
+    /// never fewer than [`NodePool::SPARE`]), the links made by `new_link`; all accounted, to the
+    /// memory cgroup the caller is charging. Call without locks held.
     pub(crate) fn fill(&mut self, need: Need, mut new_link: impl FnMut() -> Result<L>) -> Result {
         let nodes = need.nodes.max(Self::SPARE.nodes);
         let links = need.links.max(Self::SPARE.links);
         self.nodes.reserve(
             nodes.max(Self::ROOM).saturating_sub(self.nodes.len()),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         self.links.reserve(
             links.max(Self::ROOM).saturating_sub(self.links.len()),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         while self.nodes.len() < nodes {
-            self.nodes.push(Reservation::new(GFP_KERNEL)?, GFP_KERNEL)?;
+            self.nodes
+                .push(Reservation::new(GFP_KERNEL_ACCOUNT)?, GFP_KERNEL_ACCOUNT)?;
         }
         while self.links.len() < links {
             // INVARIANT: a new link is not placed.
-            self.links.push(new_link()?, GFP_KERNEL)?;
+            self.links.push(new_link()?, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(())
     }
@@ -152,8 +176,8 @@ pub(crate) struct Need {
 ///
 /// # Invariants
 ///
-/// Ranges are non-empty and disjoint; no two purgeable ranges are adjacent. The link of each
-/// purgeable range was last placed at that range's pages. `unpinned` and `purged` are the page
+/// Ranges are non-empty and disjoint; no two ranges in the same state (purgeable, purged) are
+/// adjacent. The link of each purgeable range was last placed at that range's pages. `unpinned` and `purged` are the page
 /// counts of the purgeable and the purged ranges.
 pub(crate) struct PinRanges<L> {
     tree: RBTree<usize, PinRange<L>>,
@@ -300,11 +324,13 @@ impl<L: RangeLink> PinRanges<L> {
             return Err(need);
         }
         let mut was_purged = false;
+        let mut steps = Steps::new();
         // From the right: each step removes or trims the last range overlapping what is left.
         while let Some(s) = self.last_below(end) {
             if s.end <= start {
                 break;
             }
+            steps.step();
             was_purged |= s.purged;
             if s.start < start {
                 // Keep the left part; a right part past `end` becomes its own range.
@@ -346,10 +372,12 @@ impl<L: RangeLink> PinRanges<L> {
         // Count first, so that a short pool leaves everything unchanged.
         let mut n = 1;
         let mut page = start;
+        let mut steps = Steps::new();
         while let Some(s) = self.first_from(page) {
             if s.start > end {
                 break;
             }
+            steps.step();
             n += usize::from(s.purged);
             page = s.start + 1;
         }
@@ -377,6 +405,7 @@ impl<L: RangeLink> PinRanges<L> {
             if s.start > end || (s.start == end && s.purged) {
                 break;
             }
+            steps.step();
             if s.purged {
                 // New pages before it join the run; the run ends there.
                 let run_start = run.take().unwrap_or(pos);
@@ -405,16 +434,54 @@ impl<L: RangeLink> PinRanges<L> {
         Some((range.end, range.link.as_ref()?))
     }
 
-    /// Marks the purgeable range starting at `start` purged and drops its link. Returns its
-    /// page count, or `None` when no purgeable range starts there.
+    /// Marks the purgeable range starting at `start` purged and drops its link, merging it with
+    /// purged neighbours (whose nodes are freed). Returns its page count, or `None` when no
+    /// purgeable range starts there.
     pub(crate) fn mark_purged(&mut self, start: usize) -> Option<usize> {
         let range = self.tree.get_mut(&start)?;
         let link = range.link.take()?;
-        let pages = range.end - start;
+        let end = range.end;
+        let pages = end - start;
         drop(link);
         self.unpinned -= pages;
         self.purged += pages;
+        // A purged range right after it joins it.
+        let mut merged_end = end;
+        if let Some(next) = self.first_from(end) {
+            if next.start == end && next.purged {
+                merged_end = next.end;
+                self.tree.remove(&next.start);
+            }
+        }
+        // And it joins a purged range right before it.
+        match self.last_below(start) {
+            Some(prev) if prev.end == start && prev.purged => {
+                self.tree.remove(&start);
+                if let Some(prev) = self.tree.get_mut(&prev.start) {
+                    prev.end = merged_end;
+                }
+            }
+            _ => {
+                if let Some(range) = self.tree.get_mut(&start) {
+                    range.end = merged_end;
+                }
+            }
+        }
         Some(pages)
+    }
+
+    /// Removes up to `max` ranges, as when the region goes away, so that a caller freeing a
+    /// million of them can yield in between. Returns whether any are left.
+    pub(crate) fn remove_some(&mut self, max: usize) -> bool {
+        for _ in 0..max {
+            let Some(start) = self.tree.cursor_front().map(|c| *c.current().0) else {
+                break;
+            };
+            if let Some(range) = self.tree.remove(&start) {
+                *self.count(range.link.is_none()) -= range.end - start;
+            }
+        }
+        self.tree.cursor_front().is_some()
     }
 
     /// The ranges in order.
@@ -499,7 +566,7 @@ mod tests {
             assert!(s.end <= PAGES);
             if let Some(p) = prev {
                 assert!(p.end <= s.start);
-                assert!(!(p.end == s.start && !p.purged && !s.purged));
+                assert!(!(p.end == s.start && p.purged == s.purged));
             }
             if !s.purged {
                 let (end, link) = ranges.purgeable(s.start).expect("purgeable range");
@@ -645,6 +712,60 @@ mod tests {
         assert!(!r.any_unpinned(8, 11));
         assert!(r.any_unpinned(11, 12));
         assert_eq!(r.purged_pages(), 1);
+    }
+
+    #[test]
+    fn purged_ranges_next_to_each_other_merge_into_one() {
+        let (mut r, mut pool) = (PinRanges::new(), pool());
+        // Three ranges unpinned one after the other, so not merged while purgeable: each UNPIN
+        // is purged before the next, as reclaim may do.
+        unpin(&mut r, &mut pool, 4, 6);
+        assert_eq!(r.mark_purged(4), Some(2));
+        unpin(&mut r, &mut pool, 8, 10);
+        assert_eq!(r.mark_purged(8), Some(2));
+        unpin(&mut r, &mut pool, 6, 8);
+        assert_eq!(r.iter().count(), 3);
+        // Purging the middle one joins all three.
+        assert_eq!(r.mark_purged(6), Some(2));
+        assert_eq!(r.iter().count(), 1);
+        assert_eq!(
+            r.iter().next(),
+            Some(Span {
+                start: 4,
+                end: 10,
+                purged: true
+            })
+        );
+        assert_eq!(r.purged_pages(), 6);
+        // Pinning the middle splits it again, and still reports the purge.
+        assert!(pin(&mut r, &mut pool, 6, 7));
+        assert_eq!(r.iter().count(), 2);
+        pages_of(&r);
+    }
+
+    #[test]
+    fn purged_pages_unpinned_and_purged_one_by_one_take_one_range() {
+        let (mut r, mut pool) = (PinRanges::new(), pool());
+        for page in 0..1000 {
+            unpin(&mut r, &mut pool, page, page + 1);
+            assert!(r.mark_purged(page).is_some());
+        }
+        assert_eq!(r.iter().count(), 1);
+        assert_eq!(r.purged_pages(), 1000);
+    }
+
+    #[test]
+    fn remove_some_removes_at_most_the_number_asked() {
+        let (mut r, mut pool) = (PinRanges::new(), pool());
+        for i in 0..10 {
+            unpin(&mut r, &mut pool, 2 * i, 2 * i + 1);
+        }
+        r.mark_purged(4);
+        assert!(r.remove_some(4));
+        assert_eq!(r.iter().count(), 6);
+        assert!(!r.remove_some(100));
+        assert_eq!(r.iter().count(), 0);
+        assert_eq!((r.unpinned_pages(), r.purged_pages()), (0, 0));
     }
 
     #[test]

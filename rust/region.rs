@@ -11,6 +11,11 @@
 //! allocation under it could wait for that reclaim. Tree nodes and LRU entries are allocated
 //! without the lock and kept in the region between operations, and the backing file is created
 //! unlocked and installed after a re-check.
+//!
+//! Everything allocated for a region is charged to its memory cgroup, the creator's: the region
+//! itself and its cgroup's page counters by the creator as it opens the device, and the name,
+//! tree nodes, LRU entries and the backing file with that cgroup made the active one
+//! ([`Memcg::charge`]), whichever task holds the fd.
 
 use kernel::{
     fmt,
@@ -26,7 +31,8 @@ use kernel::{
 };
 
 use crate::{
-    lru::{LruEntry, Memcg, Verdict, Victim},
+    lru::{CgroupPagesRef, LruEntry, Verdict, Victim},
+    memcg::Memcg,
     pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
     uapi::{self, AshmemPin},
@@ -106,6 +112,9 @@ impl RegionState {
 pub(crate) struct Region {
     #[pin]
     state: Mutex<RegionState>,
+    /// The page counters the LRU entries of the region's ranges add to. After `state`: the
+    /// entries there point into them, and are dropped first.
+    lru_pages: CgroupPagesRef,
     /// The region's id in the diagnostics registry.
     id: u64,
     /// Its place in the diagnostics registry, the only list a region is ever on.
@@ -113,8 +122,8 @@ pub(crate) struct Region {
     registry_links: ListLinks,
     /// The task that opened the device.
     creator: Creator,
-    /// The creator's memory cgroup, which its pages are charged to as it fills them: the LRU
-    /// lists the region's unpinned ranges under it.
+    /// The creator's memory cgroup, which its pages are charged to as it fills them, and all
+    /// the driver allocates for the region: the LRU lists the region's unpinned ranges under it.
     memcg: Memcg,
 }
 
@@ -224,6 +233,9 @@ impl Region {
     /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
     /// it to the diagnostics registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
+        // The opener is the creator: accounted allocations made now are charged to its cgroup.
+        let memcg = Memcg::of_current();
+        let lru_pages = CgroupPagesRef::get(&memcg)?;
         // INVARIANT: the region is made in an `Arc`. Made as its `ListArc`, which goes to the
         // registry: registering then needs no allocation.
         let listed = ListArc::pin_init(
@@ -236,12 +248,13 @@ impl Region {
                     pins: PinRanges::new(),
                     spares: NodePool::new(),
                 }),
+                lru_pages,
                 id: crate::diag::new_id(),
                 registry_links <- ListLinks::new(),
                 creator: Creator::current(),
-                memcg: Memcg::of_current(),
+                memcg,
             }? Error),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let region = listed.clone_arc();
         crate::diag::register(listed);
@@ -250,9 +263,12 @@ impl Region {
 
     /// Sets the name; refused with `EINVAL` once the backing file exists.
     pub(crate) fn set_name(&self, name: &CStr) -> Result {
-        // Allocate before taking the lock.
+        // Allocate before taking the lock, charged to the region's cgroup.
         let mut copy = KVec::new();
-        copy.extend_from_slice(name.to_bytes(), GFP_KERNEL)?;
+        {
+            let _charging = self.memcg.charge();
+            copy.extend_from_slice(name.to_bytes(), GFP_KERNEL_ACCOUNT)?;
+        }
         let mut state = self.state.lock();
         if state.backing.is_some() {
             return Err(EINVAL);
@@ -379,7 +395,10 @@ impl Region {
             };
             let mut pool = core::mem::replace(spares, NodePool::new());
             drop(state);
-            pool.fill(need, || LruEntry::new(self, &self.memcg))?;
+            {
+                let _charging = self.memcg.charge();
+                pool.fill(need, || LruEntry::new(self, &self.memcg, &self.lru_pages))?;
+            }
             state = self.state.lock();
             // Another operation may have put its own spares back meanwhile: they are freed
             // (freeing is allowed under the lock).
@@ -388,16 +407,22 @@ impl Region {
     }
 
     /// The file is being released: takes the region's ranges off the purge LRU, so no walk
-    /// reaches the region once the file's reference is gone.
+    /// reaches the region once the file's reference is gone. A region may have a million
+    /// ranges: they go in chunks, the lock dropped and the CPU offered in between.
     pub(crate) fn release(&self) {
         crate::diag::unregister(self);
         let mut state = self.state.lock();
-        state.pins = PinRanges::new();
         state.spares = NodePool::new();
+        while state.pins.remove_some(RELEASE_CHUNK) {
+            drop(state);
+            crate::lru::yield_now();
+            state = self.state.lock();
+        }
     }
 
     /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
-    /// when the region or its backing inode is busy.
+    /// when the region or its backing inode is busy. A purge returns a reference that keeps the
+    /// region alive past its unlock, for the walk to drop once its borrow has ended.
     pub(crate) fn purge(self: ArcBorrow<'_, Self>, victim: Victim<'_>) -> Verdict {
         // The walk holds the list lock, which nests inside region locks: only try.
         let Some(mut guard) = self.state.try_lock() else {
@@ -426,8 +451,7 @@ impl Region {
         drop(inode);
         let pages = state.pins.mark_purged(start).unwrap_or(0);
         drop(guard);
-        drop(keep);
-        isolated.purged(pages)
+        isolated.purged(pages, keep)
     }
 
     /// `ASHMEM_GET_PIN_STATUS`: whether any page of the range is unpinned.
@@ -452,8 +476,12 @@ impl Region {
                 }
                 (BackingName::new(&state.name), state.size)
             };
-            // Created without the lock, then installed if nothing changed meanwhile.
-            let created = ShmemFile::new(name.as_cstr()?, size)?;
+            // Created without the lock, charged to the region's cgroup, then installed if
+            // nothing changed meanwhile.
+            let created = {
+                let _charging = self.memcg.charge();
+                ShmemFile::new(name.as_cstr()?, size)?
+            };
             let mut state = self.state.lock();
             if state.backing.is_none() && state.size == size && name.is_of(&state.name) {
                 state.backing = Some(created);
@@ -564,6 +592,9 @@ impl Region {
         seq_print!(m, "purged:\t{}\n", purged);
     }
 }
+
+/// Ranges [`Region::release`] removes between two offers to yield the CPU.
+const RELEASE_CHUNK: usize = 1024;
 
 /// Rounds `size` up to whole pages. Callers have checked `size <= MAX_FILE_SIZE`, where this
 /// is exact; a larger size (which any region may hold before mmap) saturates rather than

@@ -84,7 +84,11 @@ void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end)
 	shmem_truncate_range(file_inode(file), start, end - 1);
 }
 
-/* Without CONFIG_NUMA, nr_node_ids is a macro. */
+/*
+ * The size of an array indexed by node id (without CONFIG_NUMA, nr_node_ids
+ * is a macro). Node ids below it may still be impossible: loops over nodes go
+ * through ashmem_next_possible_node().
+ */
 unsigned int ashmem_nr_node_ids(void)
 {
 	return nr_node_ids;
@@ -117,4 +121,60 @@ void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
 
 	set_active_memcg(old);
 	return entry;
+}
+
+/*
+ * Hardening (issue 15): charging to a region's memory cgroup, node iteration,
+ * yielding. Each a static inline or a macro of the kernel.
+ */
+#include <linux/sched.h>
+
+struct mem_cgroup *ashmem_set_active_memcg(struct mem_cgroup *memcg);
+int ashmem_memcg_kmem_id(struct mem_cgroup *memcg);
+int ashmem_next_possible_node(int nid);
+int ashmem_obj_nid(const void *obj);
+void ashmem_cond_resched(void);
+
+/*
+ * Charge the current task's kernel allocations to @memcg (NULL: to its own
+ * cgroup) until the returned previous value is set back.
+ */
+struct mem_cgroup *ashmem_set_active_memcg(struct mem_cgroup *memcg)
+{
+	return set_active_memcg(memcg);
+}
+
+/*
+ * The index of @memcg's lists in a memcg-aware list_lru; negative for the
+ * root, and for every cgroup when kernel memory is not accounted (then all
+ * entries are on the per-node lists).
+ */
+int ashmem_memcg_kmem_id(struct mem_cgroup *memcg)
+{
+	return memcg_kmem_id(memcg);
+}
+
+/*
+ * The first possible node after @nid (-1: the first one), -1 after the last.
+ * list_lru sets up the lists of possible nodes only, and node ids may have
+ * holes.
+ */
+int ashmem_next_possible_node(int nid)
+{
+	int next = nid < 0 ? first_node(node_possible_map) :
+			     next_node(nid, node_possible_map);
+
+	return next < MAX_NUMNODES ? next : -1;
+}
+
+/* The node of a slab object: the list_lru_add_obj() lists it on that node. */
+int ashmem_obj_nid(const void *obj)
+{
+	return page_to_nid(virt_to_page(obj));
+}
+
+/* A no-op on fully preemptible kernels, a scheduling point on the others. */
+void ashmem_cond_resched(void)
+{
+	cond_resched();
 }

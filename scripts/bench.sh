@@ -4,14 +4,14 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 [-q] [-l | -t]   (-q: smoke run, -l: lifecycle only, -t: threads only;" \
-		"env: SERIES=sid|trixie|7.2|7.3|7.2-debug, KVM=1, ICOUNT=1)" >&2
+	echo "usage: $0 [-q] [-l | -t | -r]   (-q: smoke run, -l: lifecycle only, -t: threads only," \
+		"-r: reclaim figures only; env: SERIES=sid|trixie|7.2|7.3|7.2-debug, KVM=1, ICOUNT=1)" >&2
 	exit 2
 }
 args=()
 for arg in "$@"; do
 	case "$arg" in
-	-q | -l | -t) args+=("$arg") ;;
+	-q | -l | -t | -r) args+=("$arg") ;;
 	*) usage ;;
 	esac
 done

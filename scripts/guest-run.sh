@@ -11,6 +11,9 @@
 #              stall: the clocksource watchdog and RCU stall reports are off
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
 #              lines, empty when there is none) there (default: a temp dir)
+#   GUEST_MEM=M  guest memory (default 2G)
+#   GUEST_NUMA=2 two NUMA nodes, one vCPU and half the memory each (a kernel
+#              without CONFIG_NUMA sees one node)
 set -euo pipefail
 
 usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
@@ -18,6 +21,20 @@ usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
 kdir=$1 root=$2
 here=$(dirname "$(realpath "$0")")
 timeout_s=${TIMEOUT:-600}
+mem=${GUEST_MEM:-2G}
+numa=()
+case "${GUEST_NUMA:-1}" in
+1) ;;
+2)
+	# Sizes in MiB, each node half of the guest's memory.
+	half=$(($(numfmt --from=iec "$mem") / 2 / 1048576))
+	numa=(-object "memory-backend-ram,id=node0,size=${half}M"
+		-object "memory-backend-ram,id=node1,size=${half}M"
+		-numa node,nodeid=0,cpus=0,memdev=node0 -numa node,nodeid=1,cpus=1,memdev=node1)
+	mem=$((2 * half))M
+	;;
+*) echo "guest-run: GUEST_NUMA must be 1 or 2" >&2; exit 2 ;;
+esac
 
 logdir=${LOGDIR:-$(mktemp -d)}
 mkdir -p "$logdir"
@@ -45,7 +62,7 @@ boot() { # boot ACCEL TIMEOUT
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
 	fi
 	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
-		-smp 2 -m "${GUEST_MEM:-2G}" -nographic -no-reboot -nodefaults \
+		-smp 2 -m "$mem" "${numa[@]}" -nographic -no-reboot -nodefaults \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
 		-append "$append" \
 		-serial "file:$console" -serial "file:$results" </dev/null

@@ -738,4 +738,55 @@ static inline int summary_value(const char *key, unsigned long long *val)
 	return -1;
 }
 
+/*
+ * The kernel's reports of a CPU or a task stuck for too long: a walk that
+ * holds a spinlock, or a loop that never yields, shows up as one of these.
+ */
+static const char *const stall_reports[] = {
+	"soft lockup", "hard LOCKUP", "rcu_sched self-detected stall",
+	"rcu_preempt self-detected stall", "detected stalls on CPUs",
+	"blocked for more than",
+};
+
+/* /dev/kmsg, read from its end: records logged from now on. -1 on error. */
+static inline int kmsg_from_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Reads the records logged since kmsg_from_now() (or the last call): 1 when
+ * one of them is a stall report (its text copied into line), 0 otherwise.
+ */
+static inline int kmsg_stall_reported(int fd, char *line, size_t len)
+{
+	char rec[2048];
+	ssize_t n;
+	size_t i;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records were overwritten: go on */
+		if (n <= 0)
+			return 0;
+		rec[n] = '\0';
+		for (i = 0; i < sizeof(stall_reports) / sizeof(stall_reports[0]); i++)
+			if (strstr(rec, stall_reports[i])) {
+				copy_str(line, len, strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+				line[strcspn(line, "\n")] = '\0';
+				return 1;
+			}
+	}
+}
+
+/* The soft-lockup detector's threshold (the report comes after twice that). */
+#define WATCHDOG_THRESH		"/proc/sys/kernel/watchdog_thresh"
+
 #endif

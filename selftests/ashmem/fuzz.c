@@ -42,10 +42,20 @@
  * from what was purged), equal across runs with the same seed, budget and
  * worker count. ASHMEM_FUZZ_TRACE=1 prints the operations themselves.
  *
+ * A third test runs the threads mode with many ranges: regions are often
+ * large (up to 64 Ki pages, never touched beyond the modelled ones), and
+ * half the UNPINs (outside forked children) are scatters: UNPIN of every second
+ * or third page over up to 4096 pages, hundreds to thousands of ranges at
+ * once; a quarter of the pin ranges then span the whole region. So PIN,
+ * UNPIN, close and PURGE_ALL_CACHES keep meeting regions with thousands of
+ * ranges, as a hostile user would make them. Its operations are heavier: it
+ * runs an eighth of the budget.
+ *
  * Environment:
  *   ASHMEM_FUZZ_SEED     the seed (decimal or 0x hex); default: from the clock
  *   ASHMEM_FUZZ_OPS      operations per test, split over the workers
- *                        (default FUZZ_DEFAULT_OPS, 25000; a forked child's
+ *                        (default FUZZ_DEFAULT_OPS, 25000; the many-ranges
+ *                        test an eighth of it; a forked child's
  *                        operations count too, and a run may end a few
  *                        operations past its budget, always the same ones)
  *   ASHMEM_FUZZ_SECONDS  run each test this long instead (with _OPS: both limits)
@@ -121,6 +131,9 @@
 #define DATA_PAGES		24	/* pages of a region whose contents are modelled */
 #define MAP_PAGES		32	/* longest mapping modelled page by page */
 #define BIG_MAP_PAGES		4096	/* longest mapping made at all (never touched) */
+#define MANY_REGION_PAGES	65536	/* many-ranges mode: largest region size drawn */
+#define SCATTER_PAGES		4096	/* many-ranges mode: longest span of a scatter */
+#define PIN_PAGES_MAX		0xfffffULL	/* pages a 32-bit pin offset reaches */
 #define RBUF_SIZE		(4 * PG)
 #define DESC_LEN		240
 #define HIST			6
@@ -290,10 +303,11 @@ struct mailbox {
 
 /* What the operations reached, to show the run was not all early errors. */
 enum { C_OK, C_MMAP, C_WRITTEN, C_CHECKED, C_READ, C_UNPIN, C_WAS_PURGED, C_SEEN_PURGED,
-       C_PURGE, C_FORK, NR_COUNTS };
+       C_PURGE, C_FORK, C_SCATTERED, NR_COUNTS };
 static const char *const count_names[NR_COUNTS] = {
 	"calls that succeeded", "mappings", "pages written", "pages checked", "bytes read",
 	"unpins", "PINs answering WAS_PURGED", "purged pages seen", "PURGE_ALL_CACHES", "forks",
+	"pages unpinned by scatters",
 };
 
 struct result {
@@ -343,6 +357,7 @@ static const char *g_prog = "fuzz";
 static int g_trace;			/* print every operation to stderr */
 static int g_exec_ok;			/* /dev is not noexec */
 static int g_threads;			/* threads mode: fork needs g_forklock */
+static int g_many;			/* many-ranges mode: big regions, scatters */
 static volatile int *g_stop;		/* any worker failed */
 static pthread_rwlock_t g_forklock;
 static __thread struct worker *t_worker;
@@ -877,9 +892,13 @@ static size_t random_size(struct worker *w)
 		MAX_FILE_SIZE + 1, ~0ULL, ~0ULL & ~(PG - 1ULL), ~0ULL - PG + 2,
 		(unsigned long long)(MAP_PAGES + 8) * PG,
 	};
-	unsigned int c = below(&w->rng, 100);
+	unsigned int c;
 	unsigned long long v;
 
+	/* Only in many-ranges mode: the other modes draw what they always drew. */
+	if (g_many && chance(&w->rng, 30))
+		return (size_t)(1 + below(&w->rng, MANY_REGION_PAGES)) * PG;
+	c = below(&w->rng, 100);
 	if (c < 60)
 		return (size_t)(1 + below(&w->rng, DATA_PAGES)) * PG;
 	if (c < 72)
@@ -1112,9 +1131,19 @@ static int pin_rule(struct region *rg, uint32_t off, uint32_t len, uint64_t *s, 
 static void pin_args(struct worker *w, struct region *rg, uint32_t *off, uint32_t *len)
 {
 	uint64_t ap = pages_of(rg->size), lim = ap < DATA_PAGES + 8 ? ap : DATA_PAGES + 8;
-	unsigned int c = below(&w->rng, 100);
+	unsigned int c;
 	uint64_t s, n;
 
+	if (g_many && ap && chance(&w->rng, 25)) {
+		/* A span anywhere in the region, often over many ranges. */
+		ap = ap < PIN_PAGES_MAX ? ap : PIN_PAGES_MAX;
+		s = below(&w->rng, ap);
+		n = 1 + below(&w->rng, ap - s);
+		*off = s * PG;
+		*len = n * PG;
+		return;
+	}
+	c = below(&w->rng, 100);
 	if (c < 50) {
 		s = below(&w->rng, lim + 1);
 		n = 1 + below(&w->rng, 8);
@@ -1235,6 +1264,44 @@ static void op_pin(struct worker *w, struct region *rg, unsigned long cmd)
 			fail(w, "returned %ld, expected %s", r,
 			     status == ASHMEM_IS_PINNED ? "ASHMEM_IS_PINNED" : "ASHMEM_IS_UNPINNED");
 	}
+}
+
+/*
+ * Many-ranges mode: UNPIN of every second or third page over a span of up to
+ * SCATTER_PAGES pages, one page per ioctl: up to 2048 ranges in one
+ * operation. Not in a forked child (its mailbox holds a few changes only).
+ */
+static void op_scatter(struct worker *w, struct region *rg)
+{
+	uint64_t ap = pages_of(rg->size), s, n, p, stride, made = 0;
+	struct ashmem_pin *arg = (struct ashmem_pin *)w->arena;
+	int fd, err;
+	long r;
+
+	if (!rg->bk || w->in_child || !ap)
+		return op_pin(w, rg, ASHMEM_UNPIN);
+	ap = ap < PIN_PAGES_MAX ? ap : PIN_PAGES_MAX;
+	stride = 2 + below(&w->rng, 2);
+	n = 1 + below(&w->rng, ap < SCATTER_PAGES ? ap : SCATTER_PAGES);
+	s = below(&w->rng, ap - n + 1);
+	fd = pick_fd(w, rg);
+	begin_op(w, "UNPIN every %llu pages of r%u, pages %#llx to %#llx", (unsigned long long)stride,
+		 rg->id, (unsigned long long)s, (unsigned long long)(s + n));
+	for (p = s; p < s + n; p += stride, made++) {
+		arg->offset = p * PG;
+		arg->len = PG;
+		r = sys_ioctl(fd, ASHMEM_UNPIN, (unsigned long)arg);
+		err = errno;
+		if (!expect(w, r, err, 0, -1))
+			return;
+		if (r != 0) {
+			fail(w, "UNPIN of page %#llx returned %ld, expected 0", (unsigned long long)p, r);
+			return;
+		}
+		ps_add(&rg->pins, p, p + 1);
+	}
+	w->count[C_UNPIN]++;
+	w->count[C_SCATTERED] += made;
 }
 
 static void op_purge(struct worker *w, struct region *rg)
@@ -2403,6 +2470,8 @@ static void random_op(struct worker *w)
 	case OP_PIN:
 		return op_pin(w, rg, ASHMEM_PIN);
 	case OP_UNPIN:
+		if (g_many && chance(&w->rng, 50))
+			return op_scatter(w, rg);
 		return op_pin(w, rg, ASHMEM_UNPIN);
 	case OP_GET_PIN_STATUS:
 		return op_pin(w, rg, ASHMEM_GET_PIN_STATUS);
@@ -2524,7 +2593,9 @@ static void *worker_thread(void *arg)
 
 /* ---- the tests ---- */
 
-enum { MODE_THREADS, MODE_PROCESSES };
+enum { MODE_THREADS, MODE_PROCESSES, MODE_MANY_RANGES };
+
+static const char *const mode_names[] = { "threads", "processes", "many-ranges" };
 
 static void print_lines(const char *msg)
 {
@@ -2575,7 +2646,7 @@ static void wait_workers(int mode, const char *mname, struct result *res, pthrea
 			if (done[i])
 				continue;
 			status = 0;
-			if (mode == MODE_THREADS ? pthread_tryjoin_np(th[i], NULL) == 0 :
+			if (mode != MODE_PROCESSES ? pthread_tryjoin_np(th[i], NULL) == 0 :
 			    waitpid(pids[i], &status, WNOHANG) == pids[i]) {
 				done[i] = 1;
 				left--;
@@ -2612,7 +2683,9 @@ static void wait_workers(int mode, const char *mname, struct result *res, pthrea
 
 static void run_mode(struct __test_metadata *_metadata, int mode, const char *test)
 {
-	const char *mname = mode == MODE_THREADS ? "threads" : "processes";
+	const char *mname = mode_names[mode];
+	/* Many-ranges operations are heavier: an eighth of the budget. */
+	uint64_t ops = mode == MODE_MANY_RANGES ? (g_ops + 7) / 8 : g_ops;
 	struct result *res;
 	struct worker *ws;
 	pthread_t th[FUZZ_MAX_WORKERS];
@@ -2634,7 +2707,8 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	g_exec_ok = !(statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC));
 	/* The oracle assumes PROT_READ does not bring PROT_EXEC along. */
 	personality(personality(0xffffffff) & ~READ_IMPLIES_EXEC);
-	g_threads = mode == MODE_THREADS;
+	g_threads = mode != MODE_PROCESSES;
+	g_many = mode == MODE_MANY_RANGES;
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&g_forklock, &attr);
@@ -2675,11 +2749,11 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 		w->next_id = 1;
 		rng_init(&w->rng, g_seed ^ ((uint64_t)(mode + 1) << 56) ^ ((uint64_t)(i + 1) << 40));
 		if (g_ops_given || !g_seconds)
-			w->budget = g_ops / g_workers + (i < g_ops % g_workers);
+			w->budget = ops / g_workers + (i < ops % g_workers);
 		w->deadline = deadline;
 	}
 	for (i = 0; i < g_workers; i++) {
-		if (mode == MODE_THREADS) {
+		if (mode != MODE_PROCESSES) {
 			ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_thread, &ws[i]));
 			continue;
 		}
@@ -2725,6 +2799,12 @@ TEST(random_ops_from_threads_of_one_process_match_the_abi_model)
 TEST(random_ops_from_separate_processes_match_the_abi_model)
 {
 	run_mode(_metadata, MODE_PROCESSES, "random_ops_from_separate_processes_match_the_abi_model");
+}
+
+TEST(random_ops_on_regions_with_many_ranges_match_the_abi_model)
+{
+	run_mode(_metadata, MODE_MANY_RANGES,
+		 "random_ops_on_regions_with_many_ranges_match_the_abi_model");
 }
 
 static int env_number(const char *name, unsigned long long *out)

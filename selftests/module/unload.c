@@ -172,6 +172,55 @@ TEST_F(module, unload_is_refused_while_a_forked_child_keeps_the_mapping)
 }
 
 /*
+ * The debugfs summary: reading it runs the module's code, and so does
+ * closing it, so an open summary holds the module like an open region does.
+ * (Before its file_operations had an owner, rmmod went through, and the close
+ * then oopsed in full_proxy_release on the unloaded module's table.)
+ */
+TEST_F(module, unload_is_refused_while_the_debugfs_summary_is_open)
+{
+	char buf[512];
+	int fd = open(ASHMEM_SUMMARY, O_RDONLY);
+
+	if (fd < 0)
+		SKIP(return, "%s: %s (needs debugfs)", ASHMEM_SUMMARY, strerror(errno));
+	EXPECT_LT(0, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EWOULDBLOCK, unload());
+	EXPECT_TRUE(module_loaded());
+	/* The summary still reads after the refusal. */
+	EXPECT_EQ(0, lseek(fd, 0, SEEK_SET));
+	EXPECT_LT(0, read(fd, buf, sizeof(buf)));
+	close(fd);
+	EXPECT_EQ(0, unload());
+	EXPECT_FALSE(module_loaded());
+}
+
+/*
+ * The shrinker's debugfs files are the kernel's, which holds no module
+ * reference for them: unloading goes through with one open, and the open
+ * file then fails its reads (debugfs cut it off when the shrinker was freed)
+ * and closes without touching the module.
+ */
+TEST_F(module, shrinker_debugfs_file_open_across_unload_is_cut_off_safely)
+{
+	char dir[512], path[600], buf[256];
+	int fd, n = ashmem_shrinker_dir(dir, sizeof(dir));
+
+	if (n < 0)
+		SKIP(return, "no %s (needs debugfs and CONFIG_SHRINKER_DEBUG)", SHRINKER_DEBUGFS);
+	ASSERT_EQ(1, n);
+	snprintf(path, sizeof(path), "%s/count", dir);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_LE(0, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, unload());
+	EXPECT_FALSE(module_loaded());
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EIO, errno);
+	close(fd);
+}
+
+/*
  * Three things hold a region: its fd, a mapping, and the backing file opened
  * again through map_files. Let go of them in each of the six orders; unload is
  * refused until the last one is gone, and then succeeds.

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A million ranges: what any user can make (every other page of large,
+ * never-touched regions unpinned; half a million one-page ranges per region,
+ * the most a 32-bit pin offset reaches). PIN and UNPIN over all of them,
+ * closing the regions, PURGE_ALL_CACHES and the shrinker's count must each
+ * finish with the right answer, and none may hold a CPU without yielding or
+ * hold a spinlock for long: the soft-lockup detector runs with a short
+ * threshold, and any stall report in the kernel log (soft lockup, RCU stall,
+ * hung task) fails the test.
+ *
+ * On fully preemptible kernels (every x86 kernel since 7.0 is PREEMPT or
+ * PREEMPT_LAZY) a loop that holds only a mutex is preempted anyway, so the
+ * detector would not catch a missing cond_resched() there; it does catch a
+ * spinlock held across a loop, and voluntary-preemption kernels elsewhere.
+ *
+ * ASHMEM_MANY_RANGES: the number of ranges (default 65,536; 8,192 for the
+ * 32-bit program, whose compat path is the same for every range). The
+ * million-range run is ASHMEM_MANY_RANGES=1048576. Needs root
+ * (watchdog_thresh, PURGE_ALL_CACHES, /dev/kmsg).
+ */
+#define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "ashmem_uapi.h"
+#include "ashmem_test.h"
+
+/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
+#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
+#define MAX_REGIONS		64
+#define DEFAULT_RANGES		(sizeof(long) == 8 ? 65536UL : 8192UL)
+/* The detector reports a CPU stuck for twice this many seconds. */
+#define WATCHDOG_SECONDS	"4"
+
+static double seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+FIXTURE(many)
+{
+	char old_thresh[32];
+	int kmsg;
+	unsigned long ranges;
+	int nregions;
+	int fds[MAX_REGIONS];
+	unsigned long per_region[MAX_REGIONS];
+};
+
+FIXTURE_SETUP(many)
+{
+	const char *env = getenv("ASHMEM_MANY_RANGES");
+	unsigned long left;
+	int i;
+
+	self->kmsg = -1;
+	self->old_thresh[0] = '\0';
+	self->nregions = 0;
+	if (geteuid() != 0)
+		SKIP(return, "needs root (watchdog_thresh, PURGE_ALL_CACHES, /dev/kmsg)");
+	if (read_text(WATCHDOG_THRESH, self->old_thresh, sizeof(self->old_thresh)) <= 0)
+		SKIP(return, "no %s: the kernel has no lockup detector", WATCHDOG_THRESH);
+	self->ranges = env ? strtoul(env, NULL, 0) : DEFAULT_RANGES;
+	ASSERT_LT(0, self->ranges);
+	ASSERT_GE(MAX_RANGES_PER_REGION * MAX_REGIONS, self->ranges);
+	self->kmsg = kmsg_from_now();
+	ASSERT_LE(0, self->kmsg);
+	ASSERT_EQ(0, write_text(WATCHDOG_THRESH, WATCHDOG_SECONDS));
+	for (left = self->ranges, i = 0; left; i++) {
+		self->per_region[i] = left < MAX_RANGES_PER_REGION ? left : MAX_RANGES_PER_REGION;
+		left -= self->per_region[i];
+		self->fds[i] = -1;
+	}
+	self->nregions = i;
+}
+
+FIXTURE_TEARDOWN(many)
+{
+	char line[1024];
+	int i;
+
+	for (i = 0; i < self->nregions; i++)
+		if (self->fds[i] >= 0)
+			close(self->fds[i]);
+	if (self->old_thresh[0])
+		write_text(WATCHDOG_THRESH, self->old_thresh);
+	if (self->kmsg >= 0) {
+		EXPECT_EQ(0, kmsg_stall_reported(self->kmsg, line, sizeof(line))) {
+			TH_LOG("the kernel reported a stall: %s", line);
+		}
+		close(self->kmsg);
+	}
+}
+
+/* Makes the fixture's regions, backing files included, no page touched. */
+static void make_regions(struct __test_metadata *_metadata, FIXTURE_DATA(many) *self)
+{
+	size_t pg = page_size();
+	int i;
+
+	for (i = 0; i < self->nregions; i++) {
+		void *p;
+
+		self->fds[i] = region_new("many-ranges", 2 * self->per_region[i] * pg);
+		ASSERT_LE(0, self->fds[i]);
+		p = map_shared(self->fds[i], pg, PROT_READ | PROT_WRITE);
+		ASSERT_MAPPED(p);
+		munmap(p, pg);
+	}
+}
+
+/* UNPIN of every even page: per_region[i] one-page ranges in region i. */
+static void unpin_every_other_page(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(many) *self, const char *what)
+{
+	size_t pg = page_size();
+	double t0 = seconds();
+	unsigned long j = 0;
+	int i;
+
+	for (i = 0; i < self->nregions; i++)
+		for (j = 0; j < self->per_region[i]; j++)
+			ASSERT_EQ(0, unpin_range(self->fds[i], 2 * j * pg, pg)) {
+				TH_LOG("region %d, range %lu: %s", i, j, strerror(errno));
+			}
+	TH_LOG("%s: %lu ranges in %.1f s", what, self->ranges, seconds() - t0);
+}
+
+/* The fdinfo figure key of region i. */
+static long long fdinfo_number(int fd, const char *key)
+{
+	char val[64];
+
+	if (fdinfo_value(fd, key, val, sizeof(val)))
+		return -1;
+	return strtoll(val, NULL, 10);
+}
+
+/*
+ * Unpin every other page of the regions, pin each whole region in one PIN,
+ * unpin again, and close the regions with every range still unpinned: each
+ * step over all the ranges at once.
+ */
+TEST_F_TIMEOUT(many, pin_unpin_and_close_a_million_ranges_without_a_stall, 7200)
+{
+	double t0;
+	int i;
+
+	make_regions(_metadata, self);
+	ASSERT_LE(0, purge_all_caches(self->fds[0]));
+	unpin_every_other_page(_metadata, self, "unpin");
+	for (i = 0; i < self->nregions; i++)
+		EXPECT_EQ((long long)self->per_region[i], fdinfo_number(self->fds[i], "unpinned"));
+
+	t0 = seconds();
+	for (i = 0; i < self->nregions; i++) {
+		EXPECT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fds[i], 0, 0));
+		EXPECT_EQ(0, fdinfo_number(self->fds[i], "unpinned"));
+	}
+	TH_LOG("PIN of each whole region: %.1f s", seconds() - t0);
+
+	unpin_every_other_page(_metadata, self, "unpin again");
+	t0 = seconds();
+	for (i = 0; i < self->nregions; i++) {
+		close(self->fds[i]);
+		self->fds[i] = -1;
+	}
+	TH_LOG("close with every range unpinned: %.1f s", seconds() - t0);
+	/* Closing took every range off the LRU. */
+	i = open(ASHMEM_DEVICE, O_RDWR);
+	ASSERT_LE(0, i);
+	EXPECT_EQ(0, purge_all_caches(i));
+	close(i);
+}
+
+/*
+ * PURGE_ALL_CACHES over a million ranges returns their count and purges
+ * them all; PIN of each whole region reports it; UNPIN of each whole region
+ * then makes a range between every two purged ones (one UNPIN over a million
+ * ranges), which the next PURGE_ALL_CACHES purges.
+ */
+TEST_F_TIMEOUT(many, purge_all_caches_of_a_million_ranges_without_a_stall, 7200)
+{
+	size_t pg = page_size();
+	double t0;
+	int i;
+
+	make_regions(_metadata, self);
+	ASSERT_LE(0, purge_all_caches(self->fds[0]));
+	unpin_every_other_page(_metadata, self, "unpin");
+	t0 = seconds();
+	EXPECT_EQ((int)self->ranges, purge_all_caches(self->fds[0]));
+	TH_LOG("PURGE_ALL_CACHES: %.1f s", seconds() - t0);
+	for (i = 0; i < self->nregions; i++)
+		EXPECT_EQ((long long)self->per_region[i], fdinfo_number(self->fds[i], "purged"));
+
+	t0 = seconds();
+	for (i = 0; i < self->nregions; i++)
+		EXPECT_EQ(0, unpin_range(self->fds[i], 0, 0));
+	TH_LOG("UNPIN of each whole region over its purged ranges: %.1f s", seconds() - t0);
+	t0 = seconds();
+	/* The odd pages, unpinned just now, are purged too. */
+	EXPECT_EQ((int)self->ranges, purge_all_caches(self->fds[0]));
+	TH_LOG("PURGE_ALL_CACHES again: %.1f s", seconds() - t0);
+	for (i = 0; i < self->nregions; i++) {
+		EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fds[i], 0, 0));
+		EXPECT_EQ(0, fdinfo_number(self->fds[i], "purged"));
+		EXPECT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fds[i], pg, pg));
+	}
+}
+
+TEST_HARNESS_MAIN
