@@ -9,6 +9,7 @@
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/shrinker.h>
@@ -124,11 +125,9 @@ void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
 }
 
 /*
- * Hardening (issue 15): charging to a region's memory cgroup, node iteration,
- * yielding. Each a static inline or a macro of the kernel.
+ * Charging to a region's memory cgroup, node iteration, yielding: each a
+ * static inline or a macro of the kernel.
  */
-#include <linux/sched.h>
-
 struct mem_cgroup *ashmem_set_active_memcg(struct mem_cgroup *memcg);
 int ashmem_memcg_kmem_id(struct mem_cgroup *memcg);
 int ashmem_next_possible_node(int nid);

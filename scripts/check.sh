@@ -72,6 +72,19 @@ diag_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: ashmem-diag guest failed (status $rc), logs in $4/diag/logs")
 }
 
+# reclaim.c's node tests in a guest with two NUMA nodes.
+numa_guest() { # NAME BOOT-KDIR KO OUT
+	local root=$4/numa-root rc=0
+	rm -rf "$root"
+	mkdir -p "$root/lib/modules" "$root/bin"
+	cp "$3" "$root/lib/modules/ashmem_linux.ko"
+	cp "$4/selftests/64/reclaim" "$root/bin/"
+	cp scripts/guest/numa-job.sh "$root/job"
+	GUEST_NUMA=2 LOGDIR=$4/numa-logs scripts/guest-run.sh "$2" "$root" >"$4/numa.tap" || rc=$?
+	cat "$4/numa.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
+}
+
 selftests() { # KSRC OUT: both builds, from scratch (a removed test's binary must not run)
 	rm -rf "$2/selftests"
 	make --no-print-directory -C selftests/ashmem KSRC="$1" OUT="$2/selftests" >/dev/null
@@ -103,6 +116,8 @@ debian_kernel() { # SUITE
 		ko=$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko
 		step "$release: ashmem-diag in a guest"
 		diag_guest "$release" "$boot" "$ko" "$out"
+		step "$release: two NUMA nodes"
+		numa_guest "$release" "$boot" "$ko" "$out"
 		step "$release: Android 16's device path, containers and Waydroid's own code in a guest"
 		rc=0
 		scripts/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
@@ -143,6 +158,9 @@ own_kernel() { # SERIES[-debug]
 
 	step "$s: ashmem-diag in a guest"
 	diag_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
+
+	step "$s: two NUMA nodes"
+	numa_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
 }
 
 step "ashmem-diag host unit tests"
@@ -188,11 +206,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag: android:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|android|diag-unit|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: diag: numa: android:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|diag-unit|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,android}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue

@@ -37,14 +37,16 @@ refuse() {
 	exit 1
 }
 # The tree is fine as it is, or not ours to fix: kdir-check.sh has the last word.
+# (Called after `||` too, where errexit does not apply: the status is passed on by hand.)
 as_is() {
+	local rc=0
 	if [ $check_only = 1 ]; then
-		"$here/kdir-check.sh" "$kdir_given"
+		"$here/kdir-check.sh" "$kdir_given" || rc=$?
 	else
-		"$here/kdir-check.sh" "$kdir_given" >&2
-		echo "$kdir_given"
+		"$here/kdir-check.sh" "$kdir_given" >&2 || rc=$?
+		[ $rc != 0 ] || echo "$kdir_given"
 	fi
-	exit $?
+	exit $rc
 }
 
 kdir_given=$1

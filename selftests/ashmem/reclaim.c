@@ -432,4 +432,46 @@ TEST_F(reclaim, purge_all_caches_purges_the_ranges_listed_on_every_node)
 	close(fd);
 }
 
+/*
+ * The same without debugfs, so that it runs on distribution kernels (NUMA,
+ * no SHRINKER_DEBUG): ranges unpinned by a task bound to each node, whose LRU
+ * entries are so allocated there, are all purged by PURGE_ALL_CACHES, and the
+ * pinned pages between them keep their data.
+ */
+TEST(purge_all_caches_reaches_ranges_unpinned_on_each_node)
+{
+	size_t pg = page_size(), i;
+	unsigned char *map;
+	int fd, nid;
+
+	NEED_ROOT();
+	if (access(NODE1, F_OK))
+		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1);
+	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0)
+		SKIP(return, "a node without CPUs");
+	fd = region_mapped("reclaim-each-node", 64 * pg, (void **)&map);
+	ASSERT_LE(0, fd);
+	stamp_pages(map, 64, 0, 0x4e0d2);
+	/* Whatever earlier programs left on the LRU goes first. */
+	ASSERT_LE(0, purge_all_caches(fd));
+	for (nid = 0; nid < 2; nid++) {
+		ASSERT_EQ(0, bind_to_node(nid)) {
+			TH_LOG("binding to node %d: %s", nid, strerror(errno));
+		}
+		for (i = 0; i < 16; i++)
+			ASSERT_EQ(0, unpin_range(fd, (32 * nid + 2 * i) * pg, pg));
+	}
+	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+	EXPECT_EQ(32, purge_all_caches(fd));
+	for (nid = 0; nid < 2; nid++)
+		for (i = 0; i < 16; i++)
+			EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, (32 * nid + 2 * i) * pg, pg)) {
+				TH_LOG("the range unpinned on node %d at page %zu", nid, 32 * nid + 2 * i);
+			}
+	EXPECT_TRUE(pages_are(map + pg, 1, 1, 0x4e0d2, PAGE_STAMPED));
+	EXPECT_TRUE(pages_are(map + 33 * pg, 1, 33, 0x4e0d2, PAGE_STAMPED));
+	munmap(map, 64 * pg);
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
