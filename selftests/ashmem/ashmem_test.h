@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,92 @@ static inline int recv_fd(int sock, int flags)
 		return -1;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
 	return fd;
+}
+
+/*
+ * A worker thread racing the main thread, once per iteration (iterations are
+ * numbered from 1). The two meet only through these atomics and
+ * sched_yield(), never a sleeping wait, so the worker is already at work
+ * when the main thread makes the call it races:
+ *
+ *	worker:	while ((it = race_worker_next(r, &seen))) {
+ *			while (... && race_going(r, it))
+ *				the racing call;
+ *			race_worker_done(r, it);
+ *		}
+ *	main:	for each iteration it: race_start(r, it); the call;
+ *		race_stop(r, it); check; then race_quit(r).
+ */
+struct race {
+	int go;		/* iteration the main thread started */
+	int running;	/* iteration the worker is at work in */
+	int stop;	/* iteration the main thread is done in */
+	int done;	/* iteration the worker stopped in, -1 once it quit */
+	int quit;
+};
+
+static inline int load_acquire(int *v)
+{
+	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_release(int *v, int x)
+{
+	__atomic_store_n(v, x, __ATOMIC_RELEASE);
+}
+
+/*
+ * Worker: wait for the iteration after *seen and say it runs; its number, or
+ * 0 when the main thread asked it to quit (it is then counted as quit).
+ */
+static inline int race_worker_next(struct race *r, int *seen)
+{
+	int it;
+
+	while ((it = load_acquire(&r->go)) == *seen && !load_acquire(&r->quit))
+		sched_yield();
+	if (load_acquire(&r->quit)) {
+		store_release(&r->done, -1);
+		return 0;
+	}
+	*seen = it;
+	store_release(&r->running, it);
+	return it;
+}
+
+/* Worker: 1 until the main thread is done with iteration it. */
+static inline int race_going(struct race *r, int it)
+{
+	return load_acquire(&r->stop) != it;
+}
+
+static inline void race_worker_done(struct race *r, int it)
+{
+	store_release(&r->done, it);
+}
+
+/* Main thread: start iteration it, return once the worker is at work. */
+static inline void race_start(struct race *r, int it)
+{
+	store_release(&r->go, it);
+	while (load_acquire(&r->running) != it)
+		sched_yield();
+}
+
+/* Main thread: end iteration it, return once the worker stopped. */
+static inline void race_stop(struct race *r, int it)
+{
+	store_release(&r->stop, it);
+	while (load_acquire(&r->done) != it)
+		sched_yield();
+}
+
+/* Main thread: end the worker, return once it quit. */
+static inline void race_quit(struct race *r)
+{
+	store_release(&r->quit, 1);
+	while (load_acquire(&r->done) != -1)
+		sched_yield();
 }
 
 /* Fill len bytes with a pattern derived from seed; check it back. */

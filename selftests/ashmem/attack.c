@@ -662,23 +662,10 @@ TEST(read_only_region_data_cannot_be_changed_through_fd_or_madvise)
  * PROT_READ.
  */
 struct mask_race {
+	struct race race;	/* no stop: the worker ends each iteration */
 	int fd;
-	int go;		/* iteration the main thread started */
-	int running;	/* iteration the worker is narrowing in */
-	int done;	/* iteration the worker is done with */
-	int quit;
-	int mmaps;	/* mmap calls the main thread started */
+	int mmaps;		/* mmap calls the main thread started */
 };
-
-static int load(int *v)
-{
-	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
-}
-
-static void store(int *v, int x)
-{
-	__atomic_store_n(v, x, __ATOMIC_RELEASE);
-}
 
 static const unsigned long mask_steps[] = {
 	PROT_RWX, PROT_READ | PROT_EXEC, PROT_READ, 0
@@ -687,31 +674,23 @@ static const unsigned long mask_steps[] = {
 static void *narrow_worker(void *arg)
 {
 	struct mask_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i, k;
 
-	for (;;) {
-		int it, i, k;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
+	while ((it = race_worker_next(&r->race, &seen))) {
 		for (i = 1; i < 4; i++) {
 			/*
 			 * Let the main thread start one to three mmaps under
 			 * each mask, the last of them racing the change.
 			 */
-			k = load(&r->mmaps) + 1 + (it + i) % 3;
-			while (load(&r->mmaps) < k && !load(&r->quit))
+			k = load_acquire(&r->mmaps) + 1 + (it + i) % 3;
+			while (load_acquire(&r->mmaps) < k &&
+			       !load_acquire(&r->race.quit))
 				sched_yield();
 			if (set_prot_mask(r->fd, mask_steps[i]))
 				break;
 		}
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -750,17 +729,15 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
 
 		r.fd = region_new(NULL, pg);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		while (!last && !bad) {
 			long before, after, may;
 			void *p;
 			int err, k, step = -1;
 
-			last = load(&r.done) == i;
+			last = load_acquire(&r.race.done) == i;
 			before = ioctl(r.fd, ASHMEM_GET_PROT_MASK);
-			store(&r.mmaps, load(&r.mmaps) + 1);
+			store_release(&r.mmaps, load_acquire(&r.mmaps) + 1);
 			p = map_shared(r.fd, pg, PROT_READ);
 			err = errno;
 			after = ioctl(r.fd, ASHMEM_GET_PROT_MASK);
@@ -792,9 +769,7 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
 		}
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	TH_LOG("mappings made under rwx %d, r-x %d, r-- %d; %d refused",
 	       hist[0], hist[1], hist[2], refused);
 	EXPECT_EQ(0, bad);
@@ -808,31 +783,22 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
  * it is made, and that stays the name GET_NAME reports.
  */
 struct name_race {
+	struct race race;
 	int fd;
-	int go, running, stop, done, quit;
 };
 
 static void *rename_worker(void *arg)
 {
 	struct name_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i;
 
-	for (;;) {
-		int it, i;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
-		for (i = 0; i < 2000 && load(&r->stop) != it; i++)
+	while ((it = race_worker_next(&r->race, &seen))) {
+		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
 			if (ioctl(r->fd, ASHMEM_SET_NAME,
 				  i & 1 ? "renamed-to-a-longer-name" : "short") < 0)
 				break;
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -852,13 +818,9 @@ TEST(set_name_racing_mmap_names_the_backing_file_as_get_name_reports)
 
 		r.fd = region_new("first", pg);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		p = map_shared(r.fd, pg, PROT_READ);
-		store(&r.stop, i);
-		while (load(&r.done) != i)
-			sched_yield();
+		race_stop(&r.race, i);
 		ASSERT_MAPPED(p);
 		mapped++;
 		ASSERT_EQ(0, get_name(r.fd, name));
@@ -876,9 +838,7 @@ TEST(set_name_racing_mmap_names_the_backing_file_as_get_name_reports)
 		munmap(p, pg);
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(0, mapped);
 }

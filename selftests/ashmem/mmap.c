@@ -816,51 +816,27 @@ TEST(mappings_keep_backing_alive_after_fd_close)
 /*
  * CVE-2017-13216: SET_SIZE racing with mmap.
  *
- * One worker thread serves every iteration; the two threads meet only
- * through atomics and sched_yield(), never a sleeping wait, so the worker is
- * already resizing when the main thread calls mmap().
+ * A worker thread (struct race) is already resizing when the main thread
+ * calls mmap().
  */
 struct resize_race {
+	struct race race;
 	size_t small, big;
 	int fd;
-	int go;		/* iteration number the main thread started */
-	int running;	/* iteration the worker is resizing in */
-	int stop;	/* iteration the main thread is done mapping in */
-	int done;	/* iteration the worker stopped resizing in */
-	int quit;
 };
-
-static int load(int *v)
-{
-	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
-}
-
-static void store(int *v, int x)
-{
-	__atomic_store_n(v, x, __ATOMIC_RELEASE);
-}
 
 static void *resize_worker(void *arg)
 {
 	struct resize_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i;
 
-	for (;;) {
-		int it, i;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
-		for (i = 0; i < 2000 && load(&r->stop) != it; i++)
+	while ((it = race_worker_next(&r->race, &seen))) {
+		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
 			/* Fails (EINVAL) once the mmap made the backing file. */
 			if (set_size(r->fd, (i & 1) ? r->big : r->small) < 0)
 				break;
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -884,14 +860,10 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 
 		r.fd = region_new(NULL, r.big);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		p = map_shared(r.fd, r.big, PROT_READ | PROT_WRITE);
 		err = errno;
-		store(&r.stop, i);
-		while (load(&r.done) != i)
-			sched_yield();
+		race_stop(&r.race, i);
 		size = (size_t)ioctl(r.fd, ASHMEM_GET_SIZE);
 		if (p == MAP_FAILED) {
 			refused++;
@@ -922,9 +894,7 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 		}
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	TH_LOG("%d mapped, %d refused", mapped, refused);
 	EXPECT_EQ(0, bad);
 	/* The mmap must have won at least sometimes, or nothing was tested. */
