@@ -106,31 +106,27 @@ static struct slab_sample sample(void)
 FIXTURE(cgroup)
 {
 	char home[4096];
-	int memory_enabled_here;
-	int made;
+	struct child_cgroup child;
 };
 
 FIXTURE_SETUP(cgroup)
 {
+	const char *step;
+
 	if (geteuid() != 0)
 		SKIP(return, "needs root (cgroups)");
 	if (!cgroup2_has_memory())
 		SKIP(return, "no cgroup v2 with the memory controller at %s", CGROUP2_ROOT);
 	ASSERT_EQ(0, cgroup_self_dir(self->home, sizeof(self->home)));
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&self->memory_enabled_here));
-	ASSERT_EQ(0, mkdir(CHILD_CGROUP, 0755));
-	self->made = 1;
+	ASSERT_EQ(0, child_cgroup_make(&self->child, CHILD_CGROUP, &step));
 }
 
 FIXTURE_TEARDOWN_PARENT(cgroup)
 {
-	if (self->made && cgroup_remove(CHILD_CGROUP)) {
+	if (child_cgroup_remove(&self->child, CHILD_CGROUP)) {
 		TH_LOG("rmdir %s: %s", CHILD_CGROUP, strerror(errno));
 		_metadata->exit_code = KSFT_FAIL;
 	}
-	if (self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
 }
 
 /*

@@ -774,6 +774,55 @@ static inline int cgroup_remove(const char *dir)
 	return rmdir(dir);
 }
 
+/*
+ * A child cgroup of the root with the memory controller, made for one test:
+ * child_cgroup_make() in FIXTURE_SETUP, child_cgroup_remove() in
+ * FIXTURE_TEARDOWN_PARENT (which runs once the test process is gone, and so
+ * out of the cgroup).
+ */
+struct child_cgroup {
+	int memory_enabled_here;	/* this test turned +memory on at the root */
+	int made;			/* the directory was made */
+};
+
+/*
+ * Make the cgroup dir, after removing a leftover of an interrupted run, with
+ * the memory controller enabled for the root's children: 0, or the errno of
+ * the step that failed, *step naming it ("+memory" or "mkdir"). A failed
+ * setup gets no teardown, so a failed mkdir turns +memory off again.
+ */
+static inline int child_cgroup_make(struct child_cgroup *cg, const char *dir,
+				    const char **step)
+{
+	int err;
+
+	cgroup_remove(dir);
+	*step = "+memory";
+	if (cgroup2_enable_memory(&cg->memory_enabled_here))
+		return errno;
+	*step = "mkdir";
+	err = mkdir(dir, 0755) ? errno : 0;
+	if (err && cg->memory_enabled_here)
+		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	cg->made = !err;
+	return err;
+}
+
+/*
+ * Remove the cgroup dir if it was made (killing what still runs in it), and
+ * turn +memory off if this test turned it on: 0, or -1 with errno when the
+ * directory would not go.
+ */
+static inline int child_cgroup_remove(struct child_cgroup *cg, const char *dir)
+{
+	int err = cg->made && cgroup_remove(dir) ? errno : 0;
+
+	if (cg->memory_enabled_here)
+		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	errno = err;
+	return err ? -1 : 0;
+}
+
 /* The shrinkers' debugfs directory (CONFIG_SHRINKER_DEBUG). */
 #define SHRINKER_DEBUGFS	"/sys/kernel/debug/shrinker"
 

@@ -531,8 +531,7 @@ TEST_F(region, unpinning_again_after_a_pin_makes_a_range_the_newest)
 FIXTURE(memcg)
 {
 	char home[4096];
-	int memory_enabled_here;
-	int made;
+	struct child_cgroup child;
 	int fd;
 	size_t pg;
 	unsigned char *map;
@@ -546,6 +545,7 @@ FIXTURE(memcg)
 FIXTURE_SETUP(memcg)
 {
 	char memcg[4096];
+	const char *step;
 	int err;
 
 	if (geteuid() != 0)
@@ -557,30 +557,20 @@ FIXTURE_SETUP(memcg)
 	ASSERT_EQ(0, memcg_self_dir(memcg, sizeof(memcg)));
 	self->home_ino = cgroup_ino(memcg);
 	ASSERT_NE(0, self->home_ino);
-	/* A leftover of an interrupted run. */
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&self->memory_enabled_here)) {
-		TH_LOG("+memory: %s", strerror(errno));
-	}
-	err = mkdir(CHILD_CGROUP, 0755) ? errno : 0;
-	if (err && self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	err = child_cgroup_make(&self->child, CHILD_CGROUP, &step);
 	ASSERT_EQ(0, err) {
-		TH_LOG("mkdir %s: %s", CHILD_CGROUP, strerror(err));
+		TH_LOG("%s %s: %s", step, CHILD_CGROUP, strerror(err));
 	}
-	self->made = 1;
 }
 
 /* In the parent, once the test process is gone (and out of the cgroup). */
 FIXTURE_TEARDOWN_PARENT(memcg)
 {
 	/* No EXPECT here: an ASSERT that ended the test leaves its trigger set. */
-	if (self->made && cgroup_remove(CHILD_CGROUP)) {
+	if (child_cgroup_remove(&self->child, CHILD_CGROUP)) {
 		TH_LOG("rmdir %s: %s", CHILD_CGROUP, strerror(errno));
 		_metadata->exit_code = KSFT_FAIL;
 	}
-	if (self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
 }
 
 /* The fixture's region, made in the child cgroup, pages 2 to 4 unpinned. */

@@ -312,7 +312,9 @@ TEST_F_TIMEOUT(reclaim, scan_passes_over_a_few_busy_ranges_and_stops, 1800)
 TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_parent)
 {
 	char home[4096], parent[4096];
-	int enabled_here, fd;
+	struct child_cgroup child = { 0 };
+	const char *step;
+	int fd;
 	unsigned long long parent_ino;
 	long long count;
 	size_t pg = page_size(), i;
@@ -324,9 +326,7 @@ TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_pare
 	/* The child's parent is the root, whose lists are the per-node ones. */
 	copy_str(parent, sizeof(parent), CGROUP2_ROOT);
 	parent_ino = cgroup_ino(parent);
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&enabled_here));
-	ASSERT_EQ(0, mkdir(CHILD_CGROUP, 0755));
+	ASSERT_EQ(0, child_cgroup_make(&child, CHILD_CGROUP, &step));
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
 	fd = region_mapped("reclaim-orphan", 16 * pg, &map);
 	ASSERT_LE(0, fd);
@@ -336,9 +336,7 @@ TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_pare
 		ASSERT_EQ(0, unpin_range(fd, 4 * i * pg, 2 * pg));
 	ASSERT_EQ(0, cgroup_enter(home, 0));
 	EXPECT_EQ(6, shrinker_count(self->dir, cgroup_ino(CHILD_CGROUP), NULL));
-	EXPECT_EQ(0, cgroup_remove(CHILD_CGROUP));
-	if (enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	EXPECT_EQ(0, child_cgroup_remove(&child, CHILD_CGROUP));
 
 	/* The list moves once the cgroup is offline, shortly after the rmdir. */
 	for (i = 0; i < 3000; i++) {
