@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +38,9 @@
 
 /* An unprivileged identity for the tests that drop root. */
 #define NOBODY			65534
+
+/* Seconds a forked helper may live before it is killed (no test may hang). */
+#define CHILD_ALARM		20
 
 /*
  * Pointer checks: the harness prints both sides as integers, which does not
@@ -103,6 +109,30 @@ static inline void *map_shared(int fd, size_t len, int prot)
 }
 
 /*
+ * A new region of size bytes (named name, unless NULL) with its first len
+ * bytes mapped shared with prot: the mapping, and *fd. MAP_FAILED when any
+ * step failed (errno kept, *fd -1, nothing left open).
+ */
+static inline void *region_new_mapped(const char *name, size_t size, size_t len,
+				      int prot, int *fd)
+{
+	void *map;
+	int err;
+
+	*fd = region_new(name, size);
+	if (*fd < 0)
+		return MAP_FAILED;
+	map = map_shared(*fd, len, prot);
+	if (map != MAP_FAILED)
+		return map;
+	err = errno;
+	close(*fd);
+	*fd = -1;
+	errno = err;
+	return MAP_FAILED;
+}
+
+/*
  * Try a mapping that is expected to fail: the errno it failed with, or 0 when
  * it succeeded (the mapping is then removed again).
  */
@@ -131,6 +161,51 @@ static inline int wait_child(pid_t pid)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return -1;
+}
+
+/*
+ * fork(), the child with an alarm of CHILD_ALARM seconds: a helper process
+ * that gets stuck is killed rather than hang the test. Wait for it with
+ * wait_child().
+ */
+static inline pid_t fork_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		alarm(CHILD_ALARM);
+	return pid;
+}
+
+/* Drop to uid (and the same gid, no supplementary groups) for good: 0, or -1. */
+static inline int become_uid(uid_t uid)
+{
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		return -1;
+	return geteuid() == uid ? 0 : -1;
+}
+
+/*
+ * Turn on the READ_IMPLIES_EXEC personality (PROT_READ then brings
+ * PROT_EXEC at mmap and mprotect): 0, or -1. The harness runs every test in
+ * its own process, so this does not leak into other tests.
+ */
+static inline int enable_read_implies_exec(void)
+{
+	int cur = personality(0xffffffff);
+
+	if (cur < 0 || personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
+		return -1;
+	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
+}
+
+/* 1 when the device's file system is mounted noexec (the VFS then refuses PROT_EXEC). */
+static inline int dev_is_noexec(void)
+{
+	struct statvfs sv;
+
+	return statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
 }
 
 /*
@@ -330,12 +405,13 @@ static inline void map_files_path(char *buf, size_t buflen, const void *addr,
 }
 
 /*
- * Find the /proc/self/maps line of the mapping starting at addr: its inode
- * column and its path (what follows the inode, leading blanks and the newline
- * removed; "" for none). 0 when found, -1 otherwise.
+ * Find the /proc/self/maps line of the mapping starting at addr: its
+ * permission column (perms has room for 8 bytes), its inode column and its
+ * path (what follows the inode, leading blanks and the newline removed; ""
+ * for none), each unless NULL. 0 when found, -1 otherwise.
  */
-static inline int maps_lookup(const void *addr, unsigned long long *ino,
-			      char *path, size_t pathlen)
+static inline int maps_entry(const void *addr, char *perms, unsigned long long *ino,
+			     char *path, size_t pathlen)
 {
 	char line[4096 + 256];
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -347,12 +423,12 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 		unsigned long start, end;
 		unsigned long long offset, inode;
 		unsigned int major, minor;
-		char perms[8];
+		char perm[8];
 		int n = 0;
 		char *p;
 
 		if (sscanf(line, "%lx-%lx %7s %llx %x:%x %llu%n", &start, &end,
-			   perms, &offset, &major, &minor, &inode, &n) < 7)
+			   perm, &offset, &major, &minor, &inode, &n) < 7)
 			continue;
 		if (start != (unsigned long)addr)
 			continue;
@@ -360,6 +436,8 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		p[strcspn(p, "\n")] = '\0';
+		if (perms)
+			memcpy(perms, perm, sizeof(perm));
 		if (ino)
 			*ino = inode;
 		if (path)
@@ -369,6 +447,19 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 	}
 	fclose(f);
 	return found;
+}
+
+/* maps_entry()'s inode and path of the mapping starting at addr. */
+static inline int maps_lookup(const void *addr, unsigned long long *ino,
+			      char *path, size_t pathlen)
+{
+	return maps_entry(addr, NULL, ino, path, pathlen);
+}
+
+/* The permission column ("r--s"...) of the mapping starting at addr. */
+static inline int maps_perms(const void *addr, char perms[8])
+{
+	return maps_entry(addr, perms, NULL, NULL, 0);
 }
 
 /*
@@ -474,19 +565,10 @@ static inline int purge_all_caches(int fd)
  */
 static inline int region_mapped(const char *name, size_t size, void **map)
 {
-	int fd = region_new(name, size);
-	int err;
+	int fd;
 
-	*map = MAP_FAILED;
-	if (fd < 0)
-		return -1;
-	*map = map_shared(fd, size, PROT_READ | PROT_WRITE);
-	if (*map != MAP_FAILED)
-		return fd;
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
+	*map = region_new_mapped(name, size, size, PROT_READ | PROT_WRITE, &fd);
+	return fd;
 }
 
 /*

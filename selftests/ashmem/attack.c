@@ -57,9 +57,6 @@
 /* A second unprivileged identity, besides NOBODY. */
 #define APP_UID			1000
 
-/* Seconds a forked helper may live before it is killed (no test may hang). */
-#define CHILD_ALARM		20
-
 #define SEED			0xa77ac
 #define NEED_ROOT() do { \
 	if (geteuid() != 0) \
@@ -96,28 +93,18 @@ child_fail(struct child_report *r, int code, const char *fmt, ...)
 	_exit(code);
 }
 
-/* Drops to uid (and gid) for good; 0 on success. */
-static int become(uid_t uid)
-{
-	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-	    setresuid(uid, uid, uid))
-		return -1;
-	return geteuid() == uid ? 0 : -1;
-}
-
 /*
  * The signal that reading (or writing) the byte at p kills a process with: 0
  * when the access works. Tried in a child.
  */
 static int access_signal(volatile unsigned char *p, int write)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	int st;
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		if (write)
 			*p = 0x5a;
 		else
@@ -126,44 +113,6 @@ static int access_signal(volatile unsigned char *p, int write)
 	}
 	st = wait_child(pid);
 	return st >= 128 ? st - 128 : (st == 0 ? 0 : -1);
-}
-
-/* The permission column of the /proc/self/maps line starting at addr. */
-static int maps_perms(const void *addr, char perms[8])
-{
-	char line[4096 + 256];
-	FILE *f = fopen("/proc/self/maps", "re");
-	int found = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
-		    start == (unsigned long)addr) {
-			found = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-static int dev_is_noexec(void)
-{
-	struct statvfs sv;
-
-	return statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
-}
-
-static int enable_read_implies_exec(void)
-{
-	int cur = personality(0xffffffff);
-
-	if (cur < 0 || personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
-		return -1;
-	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
 }
 
 /*
@@ -593,12 +542,11 @@ TEST(map_files_of_another_process_cannot_be_mapped)
 	start = (unsigned long)p;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)parent,
 		 start, start + pg);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int mf, err;
 
-		alarm(CHILD_ALARM);
 		mf = open(path, O_RDWR);
 		if (mf < 0)
 			child_fail(r, 2, "open %s: %s", path, strerror(errno));
@@ -914,17 +862,16 @@ TEST(purge_all_caches_as_root_without_cap_sys_admin_is_eperm_and_purges_nothing)
 /* In a child that became uid: PURGE_ALL_CACHES on fd fails with EPERM. */
 static int purge_as(uid_t uid, int fd, int keep_sys_admin, struct child_report *r)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		int ret;
 
-		alarm(CHILD_ALARM);
 		if (keep_sys_admin && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 			child_fail(r, 2, "PR_SET_KEEPCAPS: %s", strerror(errno));
-		if (become(uid))
+		if (become_uid(uid))
 			child_fail(r, 3, "cannot become uid %d", (int)uid);
 		if (keep_sys_admin && cap_effective(CAP_SYS_ADMIN, 1))
 			child_fail(r, 4, "capset: %s", strerror(errno));
@@ -993,10 +940,9 @@ TEST(purge_all_caches_as_root_of_a_user_namespace_is_eperm)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		if (unshare(CLONE_NEWUSER))
 			child_fail(r, 99, "unshare(CLONE_NEWUSER): %s", strerror(errno));
 		/* uid 0 inside, mapped to our uid 0 outside. */
@@ -1302,12 +1248,11 @@ TEST(purged_pages_read_zero_in_a_new_mapping_and_in_a_child)
 	ASSERT_MAPPED(fresh);
 	EXPECT_TRUE(pages_are(fresh, 4, 0, SEED, PAGE_ZERO));
 	EXPECT_EQ(1, read_pages_are(fd, 0, 4, SEED, PAGE_ZERO));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		q = map_shared(fd, 4 * pg, PROT_READ);
 		if (q == MAP_FAILED)
 			child_fail(r, 2, "mmap: %s", strerror(errno));
@@ -1351,12 +1296,11 @@ TEST(purge_zeroes_the_pages_in_every_process_that_maps_them)
 	stamp_pages(map, 4, 0, SEED);
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(to_parent));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		q = map_shared(fd, 4 * pg, PROT_READ);
 		if (q == MAP_FAILED)
 			child_fail(r, 2, "mmap: %s", strerror(errno));
@@ -1736,12 +1680,11 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
 	for (i = 0; i < 2; i++) {
-		pid_t pid = fork();
+		pid_t pid = fork_child();
 
 		ASSERT_LE(0, pid);
 		if (pid == 0) {
-			alarm(CHILD_ALARM);
-			if (become(uids[i]))
+			if (become_uid(uids[i]))
 				child_fail(r, 2, "cannot become uid %d", (int)uids[i]);
 			_exit(use_own_region(r));
 		}
@@ -1755,15 +1698,14 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 /* In a child as uid: opening path must fail with EACCES or EPERM. */
 static int open_refused_as(uid_t uid, const char *path, struct child_report *r)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		int fd;
 
-		alarm(CHILD_ALARM);
-		if (become(uid))
+		if (become_uid(uid))
 			child_fail(r, 2, "cannot become uid %d", (int)uid);
 		fd = open(path, O_RDONLY);
 		if (fd >= 0)
@@ -1818,7 +1760,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char path[128];
@@ -1826,8 +1768,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 		unsigned char *p;
 		int fd, mf, err;
 
-		alarm(CHILD_ALARM);
-		if (become(APP_UID))
+		if (become_uid(APP_UID))
 			child_fail(r, 2, "cannot become uid %d", APP_UID);
 		fd = read_only_region(1, 1, &p);
 		if (fd < 0)

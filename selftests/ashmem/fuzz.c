@@ -2292,8 +2292,7 @@ static void child_drop_root(struct worker *w)
 	if (!rg)
 		return;
 	begin_op(w, "drop root, PURGE_ALL_CACHES r%u", rg->id);
-	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-	    setresuid(NOBODY, NOBODY, NOBODY)) {
+	if (become_uid(NOBODY)) {
 		fail(w, "dropping root: %s", errname(errno));
 		return;
 	}
@@ -2693,7 +2692,6 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	struct sigaction sa = { 0 };
 	pthread_rwlockattr_t attr;
 	struct timespec deadline = { 0 };
-	struct statvfs sv;
 	uint64_t total = 0, hash = 0xcbf29ce484222325ULL, count[NR_COUNTS] = { 0 };
 	unsigned int i, j, failures = 0;
 	char line[512];
@@ -2704,7 +2702,7 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	if (geteuid() != 0)
 		SKIP(return, "needs root (PURGE_ALL_CACHES)");
 	ASSERT_EQ(PG, page_size());
-	g_exec_ok = !(statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC));
+	g_exec_ok = !dev_is_noexec();
 	/* The oracle assumes PROT_READ does not bring PROT_EXEC along. */
 	personality(personality(0xffffffff) & ~READ_IMPLIES_EXEC);
 	g_threads = mode != MODE_PROCESSES;

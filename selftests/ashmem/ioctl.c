@@ -383,21 +383,6 @@ TEST(set_prot_mask_after_mmap_is_allowed)
 	close(fd);
 }
 
-/*
- * READ_IMPLIES_EXEC: the harness runs every TEST in its own forked process,
- * so changing the personality here does not leak into other tests.
- */
-static int enable_read_implies_exec(void)
-{
-	int cur = personality(0xffffffff);
-
-	if (cur < 0)
-		return -1;
-	if (personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
-		return -1;
-	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
-}
-
 TEST(read_implies_exec_cannot_widen_mask_with_exec)
 {
 	int fd = region_new(NULL, 0);
@@ -594,10 +579,7 @@ TEST(purge_all_caches_without_cap_sys_admin_is_eperm)
 
 	ASSERT_LE(0, fd);
 	/* This test process is a child of the harness: drop root for good. */
-	ASSERT_EQ(0, setgroups(0, NULL));
-	ASSERT_EQ(0, setresgid(NOBODY, NOBODY, NOBODY));
-	ASSERT_EQ(0, setresuid(NOBODY, NOBODY, NOBODY));
-	ASSERT_EQ(NOBODY, geteuid());
+	ASSERT_EQ(0, become_uid(NOBODY));
 	EXPECT_EQ(EPERM, ERRNO_OF(ioctl(fd, ASHMEM_PURGE_ALL_CACHES)));
 	/* Everything else still works for the unprivileged caller. */
 	EXPECT_EQ(0, ioctl(fd, ASHMEM_GET_SIZE));

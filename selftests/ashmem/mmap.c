@@ -27,9 +27,6 @@
 #include "ashmem_uapi.h"
 #include "ashmem_test.h"
 
-/* Seconds a forked helper may live before it is killed (no test may hang). */
-#define CHILD_ALARM 20
-
 /* Size checks */
 
 TEST(mmap_with_size_zero_is_einval)
@@ -142,11 +139,10 @@ TEST(mmap_private_write_outside_mask_is_eperm)
 TEST(mmap_exec_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	struct statvfs sv;
 	int fd, full;
 
 	/* On a noexec /dev the VFS refuses PROT_EXEC before the driver. */
-	if (statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC))
+	if (dev_is_noexec())
 		SKIP(return, "/dev is mounted noexec");
 	fd = region_new(NULL, pg);
 	full = region_new(NULL, pg);
@@ -620,10 +616,9 @@ TEST(fork_child_sees_parent_writes)
 	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, 2 * pg, 11);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		_exit(check_pattern(p, 2 * pg, 11) ? 0 : 1);
 	}
 	EXPECT_EQ(0, wait_child(pid));
@@ -641,10 +636,9 @@ TEST(fork_parent_sees_child_writes)
 	ASSERT_LE(0, fd);
 	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		fill_pattern(p, 2 * pg, 12);
 		_exit(0);
 	}
@@ -665,12 +659,11 @@ TEST(child_mapping_of_inherited_fd_shares_pages)
 	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, pg, 13);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		munmap(p, 2 * pg);
 		q = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 		if (q == MAP_FAILED)
@@ -704,10 +697,9 @@ TEST(sixteen_regions_are_each_shared_across_fork)
 		ASSERT_MAPPED(maps[i]);
 		fill_pattern(maps[i], 2 * pg, i);
 	}
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		for (i = 0; i < N; i++) {
 			unsigned char *q;
 
@@ -745,14 +737,13 @@ TEST(fd_passed_over_scm_rights_maps_the_same_pages)
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	/* Fork first: the child gets the region only through the socket. */
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char name[ASHMEM_NAME_LEN];
 		unsigned char *q;
 		int rfd;
 
-		alarm(CHILD_ALARM);
 		close(sv[0]);
 		rfd = recv_fd(sv[1], 0);
 		if (rfd < 0)
