@@ -595,6 +595,34 @@ static inline void stamp_pages(void *p, size_t npages, size_t first_pageno,
 			*w++ = stamp_word(seed, first_pageno + i, j);
 }
 
+/*
+ * A new region of npages pages (named name) mapped shared read/write over its
+ * whole size, every page stamped with seed (page i with page number i): the
+ * mapping, and *fd. MAP_FAILED on error (errno kept, *fd -1).
+ */
+static inline void *region_new_stamped(const char *name, size_t npages,
+				       unsigned int seed, int *fd)
+{
+	size_t size = npages * page_size();
+	void *map = region_new_mapped(name, size, size, PROT_READ | PROT_WRITE, fd);
+
+	if (map != MAP_FAILED)
+		stamp_pages(map, npages, 0, seed);
+	return map;
+}
+
+/*
+ * Release a region and its mapping of len bytes: for fixture teardowns, which
+ * may find either not made (map NULL or MAP_FAILED, fd 0).
+ */
+static inline void region_release(int fd, void *map, size_t len)
+{
+	if (map && map != MAP_FAILED)
+		munmap(map, len);
+	if (fd > 0)
+		close(fd);
+}
+
 /* What one page holds: its stamp, all zeros, or anything else. */
 enum page_state { PAGE_STAMPED, PAGE_ZERO, PAGE_OTHER };
 
@@ -657,6 +685,18 @@ static inline int read_pages_are(int fd, size_t offset, size_t npages,
 	free(buf);
 	return ok;
 }
+
+/*
+ * In a FIXTURE whose data holds a region's fd, the page size pg and map, the
+ * region's pages mapped and stamped with the program's SEED: page i through
+ * the mapping, and whether pages [first, first + n) are in state st through
+ * the mapping and through read(2) on the fd.
+ */
+#define PAGE(i)		(self->map + (i) * self->pg)
+#define MAP_PAGES_ARE(first, n, st) \
+	pages_are(PAGE(first), n, first, SEED, st)
+#define READ_PAGES_ARE(first, n, st) \
+	read_pages_are(self->fd, (first) * self->pg, n, SEED, st)
 
 /* Write the string s to the file at path: 0, or -1 with errno. */
 static inline int write_text(const char *path, const char *s)

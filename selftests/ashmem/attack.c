@@ -316,10 +316,9 @@ TEST(mremap_past_the_size_reaches_no_page_beyond_it)
 	size_t pg = page_size();
 	struct stat st;
 	unsigned char *p, *q;
-	int fd = region_new("grow", pg + 1);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("grow", pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	stamp_pages(p, 2, 0, SEED);
 	q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
@@ -347,10 +346,9 @@ TEST(mremap_copy_larger_than_the_region_reaches_no_page_beyond_it)
 {
 	size_t pg = page_size();
 	unsigned char *p, *q;
-	int fd = region_new("grow-copy", pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("grow-copy", pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	stamp_pages(p, 1, 0, SEED);
 	q = mremap(p, 0, 3 * pg, MREMAP_MAYMOVE);
@@ -371,10 +369,10 @@ TEST(mremap_grown_private_mapping_reads_zeros_beyond_the_size)
 {
 	size_t pg = page_size();
 	unsigned char *shared, *p, *q;
-	int fd = region_new("grow-private", pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	shared = region_new_mapped("grow-private", pg, pg, PROT_READ | PROT_WRITE,
+				   &fd);
 	ASSERT_MAPPED(shared);
 	stamp_pages(shared, 1, 0, SEED);
 	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -400,10 +398,9 @@ TEST(mmap_at_an_offset_reaches_no_page_beyond_the_size)
 {
 	size_t pg = page_size();
 	unsigned char *rw, *p;
-	int fd = region_new("offset", 2 * pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped("offset", 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	stamp_pages(rw, 2, 0, SEED);
 	p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pg);
@@ -818,13 +815,13 @@ static int cap_effective(int cap, int on)
 static int unpinned_region(unsigned char **map)
 {
 	size_t pg = page_size();
-	void *p;
-	int fd = region_mapped("purge-victim", 4 * pg, &p);
+	unsigned char *p;
+	int fd;
 
-	if (fd < 0)
+	p = region_new_stamped("purge-victim", 4, SEED, &fd);
+	if (p == MAP_FAILED)
 		return -1;
 	*map = p;
-	stamp_pages(p, 4, 0, SEED);
 	if (purge_all_caches(fd) < 0 || unpin_range(fd, pg, 2 * pg)) {
 		munmap(p, 4 * pg);
 		close(fd);
@@ -1216,13 +1213,13 @@ TEST(fdinfo_is_exactly_the_documented_lines_through_name_changes)
 static int purged_region(size_t pages, unsigned int seed, unsigned char **map)
 {
 	size_t pg = page_size();
-	void *p;
-	int fd = region_mapped("stale", pages * pg, &p);
+	unsigned char *p;
+	int fd;
 
-	if (fd < 0)
+	p = region_new_stamped("stale", pages, seed, &fd);
+	if (p == MAP_FAILED)
 		return -1;
 	*map = p;
-	stamp_pages(p, pages, 0, seed);
 	if (unpin_range(fd, 0, 0) || purge_all_caches(fd) < (int)pages) {
 		munmap(p, pages * pg);
 		close(fd);
@@ -1284,16 +1281,13 @@ TEST(purge_zeroes_the_pages_in_every_process_that_maps_them)
 	struct child_report *r = child_report_new();
 	int to_child[2], to_parent[2], fd;
 	unsigned char *map;
-	void *p;
 	char c;
 	pid_t pid;
 
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
-	fd = region_mapped("every-process", 4 * pg, &p);
-	ASSERT_LE(0, fd);
-	map = p;
-	stamp_pages(map, 4, 0, SEED);
+	map = region_new_stamped("every-process", 4, SEED, &fd);
+	ASSERT_MAPPED(map);
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(to_parent));
 	pid = fork_child();
@@ -1417,14 +1411,11 @@ TEST(mlocked_pages_are_purged_exactly_as_pin_reports)
 {
 	size_t pg = page_size();
 	unsigned char *map;
-	void *p;
 	int fd, ret;
 
 	NEED_ROOT();
-	fd = region_mapped("mlocked", 4 * pg, &p);
-	ASSERT_LE(0, fd);
-	map = p;
-	stamp_pages(map, 4, 0, SEED);
+	map = region_new_stamped("mlocked", 4, SEED, &fd);
+	ASSERT_MAPPED(map);
 	ASSERT_EQ(0, mlock(map, 4 * pg)) {
 		TH_LOG("mlock: %s", strerror(errno));
 	}

@@ -150,11 +150,10 @@ TEST(set_name_after_mmap_is_einval_and_name_unchanged)
 {
 	char name[ASHMEM_NAME_LEN];
 	size_t pg = page_size();
-	int fd = region_new("before", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("before", pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "after")));
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "")));
@@ -286,11 +285,10 @@ TEST(set_size_can_be_changed_repeatedly_before_mmap)
 TEST(set_size_after_mmap_is_einval_and_size_unchanged)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 4097);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 4097, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 8 * pg)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 0)));
@@ -371,11 +369,10 @@ TEST(set_prot_mask_bits_outside_rwx_are_einval)
 TEST(set_prot_mask_after_mmap_is_allowed)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(0, ERRNO_OF(set_prot_mask(fd, PROT_READ)));
 	EXPECT_EQ(PROT_READ, ioctl(fd, ASHMEM_GET_PROT_MASK));
@@ -445,11 +442,10 @@ TEST(get_file_id_matches_map_files_inode)
 	size_t pg = page_size();
 	unsigned long id = 0;
 	struct stat st;
-	int fd = region_new("file-id", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("file-id", pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, ioctl(fd, ASHMEM_GET_FILE_ID, &id));
 	map_files_path(path, sizeof(path), p, pg);
@@ -468,11 +464,10 @@ TEST(get_file_id_matches_proc_maps_inode)
 	size_t pg = page_size();
 	unsigned long long ino = 0;
 	unsigned long id = 0;
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, ioctl(fd, ASHMEM_GET_FILE_ID, &id));
 	ASSERT_EQ(0, maps_lookup(p, &ino, NULL, 0));
@@ -510,11 +505,10 @@ TEST(get_file_id_differs_between_regions_and_is_stable)
 TEST(get_file_id_bad_pointer_is_efault)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p, *hole;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EFAULT, ERRNO_OF(ioctl(fd, ASHMEM_GET_FILE_ID, (void *)1)));
 	hole = unmapped_address();

@@ -58,11 +58,10 @@ TEST(mmap_longer_than_page_aligned_size_is_einval)
 TEST(mmap_of_page_aligned_length_for_unaligned_size_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg + 1);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	/* The whole last page is usable, not only the byte below the size. */
 	p[2 * pg - 1] = 0x5a;
@@ -76,11 +75,10 @@ TEST(mmap_of_page_aligned_length_for_unaligned_size_works)
 TEST(mmap_shorter_than_size_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 4 * pg);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 4 * pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	p[0] = 1;
 	EXPECT_EQ(1, p[0]);
@@ -242,11 +240,10 @@ TEST(mprotect_within_mask_is_allowed)
 TEST(mask_narrowed_after_mmap_governs_later_mmaps)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *rw, *ro;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	fill_pattern(rw, pg, 3);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
@@ -263,11 +260,10 @@ TEST(mask_narrowed_after_mmap_governs_later_mmaps)
 TEST(mask_narrowed_after_mmap_governs_later_mprotect)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *rw, *ro;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	ro = map_shared(fd, pg, PROT_READ);
@@ -281,11 +277,10 @@ TEST(mask_narrowed_after_mmap_governs_later_mprotect)
 TEST(mask_narrowed_after_mmap_leaves_earlier_mapping_writable)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *rw;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	/* The mask governs later mmaps only. */
@@ -304,11 +299,10 @@ TEST(mask_narrowed_after_mmap_leaves_earlier_mapping_writable)
 TEST(two_shared_mappings_see_the_same_data)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *a, *b;
 
-	ASSERT_LE(0, fd);
-	a = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	a = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(a);
 	b = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(b);
@@ -325,11 +319,10 @@ TEST(two_shared_mappings_see_the_same_data)
 TEST(private_mapping_is_zero_filled)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *shared, *priv;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	shared = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(shared);
 	fill_pattern(shared, 2 * pg, 6);
 	priv = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -347,11 +340,10 @@ TEST(private_mapping_is_zero_filled)
 TEST(private_writes_do_not_reach_shared_mapping)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *shared, *priv, *again;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	shared = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(shared);
 	fill_pattern(shared, pg, 8);
 	priv = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -370,11 +362,10 @@ TEST(private_writes_do_not_reach_shared_mapping)
 TEST(data_persists_across_unmap_and_remap)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, 3 * pg, 9);
 	ASSERT_EQ(0, munmap(p, 3 * pg));
@@ -393,11 +384,10 @@ TEST(first_mmap_fixes_name_and_size_of_backing_file)
 	char path[128], maps[512], name[ASHMEM_NAME_LEN];
 	size_t pg = page_size();
 	struct stat st;
-	int fd = region_new("fixed", pg + 1);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("fixed", pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "renamed")));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 4 * pg)));
@@ -439,11 +429,10 @@ TEST(proc_maps_shows_named_backing_file)
 	char maps[512];
 	size_t pg = page_size();
 	unsigned long long ino = 0;
-	int fd = region_new("selftest-region", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("selftest-region", pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, maps_lookup(p, &ino, maps, sizeof(maps)));
 	EXPECT_STREQ("/dev/ashmem/selftest-region (deleted)", maps);
@@ -493,11 +482,10 @@ TEST(map_files_reopen_cannot_be_mapped_writable)
 {
 	char path[128];
 	size_t pg = page_size();
-	int fd = region_new("cve-2020-0009", pg), mf;
+	int fd, mf;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("cve-2020-0009", pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	map_files_path(path, sizeof(path), p, pg);
@@ -517,11 +505,11 @@ TEST(map_files_reopen_cannot_be_mapped_at_all)
 {
 	char path[128];
 	size_t pg = page_size();
-	int fd = region_new("cve-2020-0009-ro", pg), mf;
+	int fd, mf;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("cve-2020-0009-ro", pg, pg, PROT_READ | PROT_WRITE,
+			      &fd);
 	ASSERT_MAPPED(p);
 	map_files_path(path, sizeof(path), p, pg);
 	mf = open(path, O_RDONLY);
@@ -608,19 +596,17 @@ TEST(largest_32bit_size_is_not_sign_extended_at_mmap)
 TEST(fork_child_sees_parent_writes)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, 2 * pg, 11);
 	pid = fork_child();
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
+	if (pid == 0)
 		_exit(check_pattern(p, 2 * pg, 11) ? 0 : 1);
-	}
 	EXPECT_EQ(0, wait_child(pid));
 	munmap(p, 2 * pg);
 	close(fd);
@@ -629,12 +615,11 @@ TEST(fork_child_sees_parent_writes)
 TEST(fork_parent_sees_child_writes)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	pid = fork_child();
 	ASSERT_LE(0, pid);
@@ -651,12 +636,11 @@ TEST(fork_parent_sees_child_writes)
 TEST(child_mapping_of_inherited_fd_shares_pages)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, pg, 13);
 	pid = fork_child();
@@ -784,11 +768,10 @@ TEST(fd_passed_over_scm_rights_maps_the_same_pages)
 TEST(mappings_keep_backing_alive_after_fd_close)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *a, *b;
 
-	ASSERT_LE(0, fd);
-	a = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	a = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(a);
 	b = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(b);

@@ -134,7 +134,6 @@ static void worker(const char *cgroup, struct report *r)
 	char *maps[NR_UNPINNED];
 	char *anon[ANON_MB];
 	char name[32];
-	void *map;
 	char *pinned;
 	int pinned_fd, i;
 
@@ -151,20 +150,18 @@ static void worker(const char *cgroup, struct report *r)
 	FAIL_IF(cgroup_enter(cgroup, 0));
 
 	STEP(STAGE_PINNED_REGION);
-	pinned_fd = region_mapped("pressure-pinned", PINNED_MB * MiB, &map);
-	FAIL_IF(pinned_fd < 0);
-	pinned = map;
-	stamp_pages(pinned, pinned_pages, 0, PINNED_SEED);
+	pinned = region_new_stamped("pressure-pinned", pinned_pages, PINNED_SEED,
+				    &pinned_fd);
+	FAIL_IF(pinned == MAP_FAILED);
 
 	/* Each one touched whole, then unpinned whole: oldest first. */
 	STEP(STAGE_UNPINNED_REGIONS);
 	for (i = 0; i < NR_UNPINNED; i++) {
 		r->failed_region = i;
 		snprintf(name, sizeof(name), "pressure-unpinned-%d", i);
-		fds[i] = region_mapped(name, UNPINNED_MB * MiB, &map);
-		FAIL_IF(fds[i] < 0);
-		maps[i] = map;
-		stamp_pages(maps[i], region_pages, 0, UNPINNED_SEED + i);
+		maps[i] = region_new_stamped(name, region_pages, UNPINNED_SEED + i,
+					     &fds[i]);
+		FAIL_IF(maps[i] == MAP_FAILED);
 		FAIL_IF(unpin_range(fds[i], 0, 0));
 	}
 	r->failed_region = -1;
