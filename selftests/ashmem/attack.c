@@ -93,6 +93,22 @@ child_fail(struct child_report *r, int code, const char *fmt, ...)
 	_exit(code);
 }
 
+/* The child's exit status is 0; else the test fails with its report. */
+#define EXPECT_CHILD_OK(r, status) \
+	EXPECT_EQ(0, status) { \
+		TH_LOG("%s", (r)->msg); \
+	}
+
+/* fork_child() whose child drops to uid at once (or exits with status 2). */
+static pid_t fork_as(uid_t uid, struct child_report *r)
+{
+	pid_t pid = fork_child();
+
+	if (pid == 0 && become_uid(uid))
+		child_fail(r, 2, "cannot become uid %d", (int)uid);
+	return pid;
+}
+
 /*
  * The signal that reading (or writing) the byte at p kills a process with: 0
  * when the access works. Tried in a child.
@@ -557,9 +573,7 @@ TEST(map_files_of_another_process_cannot_be_mapped)
 				   err ? strerror(err) : "mapped");
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	munmap(p, pg);
 	close(fd);
 	munmap(r, sizeof(*r));
@@ -894,9 +908,7 @@ TEST(purge_all_caches_as_uid_1000_is_eperm_and_purges_nothing)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, purge_as(APP_UID, fd, 0, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, purge_as(APP_UID, fd, 0, r));
 	EXPECT_NOTHING_PURGED(fd, map);
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -913,9 +925,7 @@ TEST(purge_all_caches_follows_cap_sys_admin_not_uid_0)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, purge_as(APP_UID, fd, 1, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, purge_as(APP_UID, fd, 1, r));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, page_size(), 2 * page_size()));
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -957,9 +967,7 @@ TEST(purge_all_caches_as_root_of_a_user_namespace_is_eperm)
 		close(fd);
 		SKIP(return, "no user namespaces: %s", r->msg);
 	}
-	EXPECT_EQ(0, st) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, st);
 	EXPECT_NOTHING_PURGED(fd, map);
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -1259,9 +1267,7 @@ TEST(purged_pages_read_zero_in_a_new_mapping_and_in_a_child)
 			child_fail(r, 4, "the inherited mapping shows more than zeros");
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, 0, 0));
 	EXPECT_TRUE(pages_are(map, 4, 0, SEED, PAGE_ZERO));
 	munmap(fresh, 4 * pg);
@@ -1314,9 +1320,7 @@ TEST(purge_zeroes_the_pages_in_every_process_that_maps_them)
 	ASSERT_EQ(0, unpin_range(fd, pg, 2 * pg));
 	ASSERT_LE(2, purge_all_caches(fd));
 	ASSERT_EQ(1, write(to_child[1], "p", 1));
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, pg, 2 * pg));
 	munmap(map, 4 * pg);
 	close(fd);
@@ -1671,14 +1675,11 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
 	for (i = 0; i < 2; i++) {
-		pid_t pid = fork_child();
+		pid_t pid = fork_as(uids[i], r);
 
 		ASSERT_LE(0, pid);
-		if (pid == 0) {
-			if (become_uid(uids[i]))
-				child_fail(r, 2, "cannot become uid %d", (int)uids[i]);
+		if (pid == 0)
 			_exit(use_own_region(r));
-		}
 		EXPECT_EQ(0, wait_child(pid)) {
 			TH_LOG("uid %d: %s", (int)uids[i], r->msg);
 		}
@@ -1689,15 +1690,13 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 /* In a child as uid: opening path must fail with EACCES or EPERM. */
 static int open_refused_as(uid_t uid, const char *path, struct child_report *r)
 {
-	pid_t pid = fork_child();
+	pid_t pid = fork_as(uid, r);
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		int fd;
 
-		if (become_uid(uid))
-			child_fail(r, 2, "cannot become uid %d", (int)uid);
 		fd = open(path, O_RDONLY);
 		if (fd >= 0)
 			child_fail(r, 3, "uid %d opened %s", (int)uid, path);
@@ -1726,18 +1725,12 @@ TEST(unprivileged_uid_cannot_reach_root_regions_through_proc)
 	start = (unsigned long)p;
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)getpid(), fd);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), fd);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx",
 			 (int)getpid(), start, start + pg);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 	}
 	munmap(p, pg);
 	close(fd);
@@ -1751,7 +1744,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
-	pid = fork_child();
+	pid = fork_as(APP_UID, r);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char path[128];
@@ -1759,8 +1752,6 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 		unsigned char *p;
 		int fd, mf, err;
 
-		if (become_uid(APP_UID))
-			child_fail(r, 2, "cannot become uid %d", APP_UID);
 		fd = read_only_region(1, 1, &p);
 		if (fd < 0)
 			child_fail(r, 3, "region: %s", strerror(errno));
@@ -1777,9 +1768,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 		}
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	munmap(r, sizeof(*r));
 }
 
@@ -1798,12 +1787,8 @@ TEST(debugfs_summary_is_root_only)
 		TH_LOG("mode %o", st.st_mode & 07777);
 	}
 	EXPECT_EQ(0, summary_value("regions", &regions));
-	EXPECT_EQ(0, open_refused_as(APP_UID, ASHMEM_SUMMARY, r)) {
-		TH_LOG("%s", r->msg);
-	}
-	EXPECT_EQ(0, open_refused_as(NOBODY, ASHMEM_SUMMARY, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, open_refused_as(APP_UID, ASHMEM_SUMMARY, r));
+	EXPECT_CHILD_OK(r, open_refused_as(NOBODY, ASHMEM_SUMMARY, r));
 	munmap(r, sizeof(*r));
 }
 
