@@ -90,6 +90,21 @@ static inline int set_prot_mask(int fd, unsigned long mask)
 	return ioctl(fd, ASHMEM_SET_PROT_MASK, mask);
 }
 
+/* region_new() with the prot mask narrowed to mask. -1 on error. */
+static inline int region_new_masked(const char *name, size_t size,
+				    unsigned long mask)
+{
+	int fd = region_new(name, size);
+	int err;
+
+	if (fd < 0 || !set_prot_mask(fd, mask))
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 /* GET_NAME into buf (ASHMEM_NAME_LEN bytes); buf is "" on failure. */
 static inline int get_name(int fd, char *buf)
 {

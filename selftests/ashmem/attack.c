@@ -142,12 +142,12 @@ static int access_signal(volatile unsigned char *p, int write)
 TEST(read_implies_exec_mmap_gets_no_exec_outside_the_mask)
 {
 	size_t pg = page_size();
-	int fd = region_new("rie-mmap", pg), flags[2] = { MAP_SHARED, MAP_PRIVATE };
+	int fd = region_new_masked("rie-mmap", pg, PROT_READ | PROT_WRITE);
+	int flags[2] = { MAP_SHARED, MAP_PRIVATE };
 	char perms[8];
 	int i;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	ASSERT_EQ(0, enable_read_implies_exec());
 	for (i = 0; i < 2; i++) {
 		void *p = mmap(NULL, pg, PROT_READ, flags[i], fd, 0);
@@ -170,12 +170,11 @@ TEST(read_implies_exec_mmap_gets_no_exec_outside_the_mask)
 TEST(read_implies_exec_mprotect_adds_no_exec_outside_the_mask)
 {
 	size_t pg = page_size();
-	int fd = region_new("rie-mprotect", pg);
+	int fd = region_new_masked("rie-mprotect", pg, PROT_READ | PROT_WRITE);
 	char perms[8];
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	/* Mapped before the personality changes. */
 	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);

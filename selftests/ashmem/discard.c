@@ -313,10 +313,9 @@ TEST(madvise_remove_is_eacces_where_the_mask_forbids_writing)
 {
 	size_t pg = page_size();
 	unsigned char *p;
-	int fd = region_new("discard-ro", 2 * pg);
+	int fd = region_new_masked("discard-ro", 2 * pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, 2 * pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(madvise(p, 2 * pg, MADV_REMOVE)));

@@ -313,10 +313,9 @@ TEST(get_prot_mask_default_is_rwx)
 
 TEST(set_prot_mask_narrowing_works)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ | PROT_WRITE);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(PROT_READ | PROT_WRITE, ioctl(fd, ASHMEM_GET_PROT_MASK));
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(PROT_READ, ioctl(fd, ASHMEM_GET_PROT_MASK));
@@ -340,10 +339,9 @@ TEST(set_prot_mask_to_current_mask_is_allowed)
 
 TEST(set_prot_mask_widening_is_einval_and_mask_unchanged)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_prot_mask(fd, PROT_READ | PROT_WRITE)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_prot_mask(fd, PROT_RWX)));
 	/* Swapping one bit for another is a widening too. */
@@ -410,10 +408,9 @@ TEST(read_implies_exec_adds_exec_to_a_read_mask)
 
 TEST(read_implies_exec_leaves_mask_without_read_alone)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ | PROT_WRITE);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	ASSERT_EQ(0, enable_read_implies_exec());
 	/* No PROT_READ in the new mask: nothing is added, so it is a subset. */
 	EXPECT_EQ(0, ERRNO_OF(set_prot_mask(fd, PROT_WRITE)));

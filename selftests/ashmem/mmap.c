@@ -114,10 +114,9 @@ TEST(failed_mmap_does_not_create_backing_file)
 TEST(mmap_shared_write_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_WRITE, MAP_SHARED));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_READ | PROT_WRITE, MAP_SHARED));
 	close(fd);
@@ -126,10 +125,9 @@ TEST(mmap_shared_write_outside_mask_is_eperm)
 TEST(mmap_private_write_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE));
 	close(fd);
 }
@@ -157,11 +155,10 @@ TEST(mmap_exec_outside_mask_is_eperm)
 TEST(mmap_within_read_only_mask_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_TRUE(all_bytes_are(p, pg, 0));
@@ -174,11 +171,10 @@ TEST(mmap_within_read_only_mask_works)
 TEST(mprotect_write_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(mprotect(p, pg, PROT_WRITE)));
@@ -190,11 +186,10 @@ TEST(mprotect_write_beyond_mask_is_eacces)
 TEST(mprotect_exec_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ | PROT_WRITE);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(mprotect(p, pg, PROT_READ | PROT_EXEC)));
@@ -205,11 +200,10 @@ TEST(mprotect_exec_beyond_mask_is_eacces)
 TEST(mprotect_private_mapping_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
 	ASSERT_MAPPED(p);
 	/* A private mapping could copy-on-write; the mask still forbids it. */
@@ -221,11 +215,10 @@ TEST(mprotect_private_mapping_beyond_mask_is_eacces)
 TEST(mprotect_within_mask_is_allowed)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ | PROT_WRITE);
 	unsigned char *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(0, ERRNO_OF(mprotect(p, pg, PROT_READ | PROT_WRITE)));
