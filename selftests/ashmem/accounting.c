@@ -167,20 +167,27 @@ static int region_of_child(struct __test_metadata *_metadata,
 
 #define RANGES	20000
 
+/* Unpin every second page of the region: n ranges of one page each. */
+static void unpin_ranges(struct __test_metadata *_metadata, int fd, size_t n)
+{
+	size_t pg = page_size(), i;
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+}
+
 /*
  * Ranges of a region created in the child, unpinned from the parent
  * cgroup: their tree nodes and LRU entries are the child's.
  */
 TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator, 600)
 {
-	size_t pg = page_size(), i;
 	struct slab_sample s0, s1;
 	int fd = region_of_child(_metadata, self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
-	for (i = 0; i < RANGES; i++)
-		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+	unpin_ranges(_metadata, fd, RANGES);
 	s1 = sample();
 	EXPECT_CHARGED(s0, s1, RANGES, "range");
 	/* At least a tree node (48 bytes) and an LRU entry (56) each. */
@@ -194,14 +201,12 @@ TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator
  */
 TEST_F_TIMEOUT(cgroup, purged_ranges_stay_charged_to_the_creator, 600)
 {
-	size_t pg = page_size(), i;
 	struct slab_sample s0, s1;
 	int fd = region_of_child(_metadata, self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
-	for (i = 0; i < RANGES; i++)
-		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+	unpin_ranges(_metadata, fd, RANGES);
 	ASSERT_EQ(RANGES, purge_all_caches(fd));
 	s1 = sample();
 	/* The entries were freed: only a node per range is left. */

@@ -224,29 +224,44 @@ static inline int dev_is_noexec(void)
 }
 
 /*
- * Pass an fd over a Unix socket (SCM_RIGHTS), with one byte of data: 0, or
- * -1 with errno.
+ * A message of one data byte and room for one fd in its control part, for
+ * send_fd() and recv_fd(); fd_msg_init() points the header at the rest.
  */
-static inline int send_fd(int sock, int fd)
-{
-	char byte = 'f';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+struct fd_msg {
+	char byte;
+	struct iovec iov;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	struct msghdr hdr;
+};
 
-	memset(u.buf, 0, sizeof(u.buf));
+static inline struct msghdr *fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'f';
+	m->iov.iov_base = &m->byte;
+	m->iov.iov_len = 1;
+	m->hdr.msg_iov = &m->iov;
+	m->hdr.msg_iovlen = 1;
+	m->hdr.msg_control = m->u.buf;
+	m->hdr.msg_controllen = sizeof(m->u.buf);
+	return &m->hdr;
+}
+
+/* Pass fd over a Unix socket (SCM_RIGHTS): 0, or -1 with errno. */
+static inline int send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct msghdr *msg = fd_msg_init(&m);
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg);
+
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+	return sendmsg(sock, msg, 0) == 1 ? 0 : -1;
 }
 
 /*
@@ -255,22 +270,14 @@ static inline int send_fd(int sock, int fd)
  */
 static inline int recv_fd(int sock, int flags)
 {
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
+	struct fd_msg m;
+	struct msghdr *msg = fd_msg_init(&m);
 	struct cmsghdr *cmsg;
 	int fd;
 
-	if (recvmsg(sock, &msg, flags) != 1)
+	if (recvmsg(sock, msg, flags) != 1)
 		return -1;
-	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg = CMSG_FIRSTHDR(msg);
 	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET ||
 	    cmsg->cmsg_type != SCM_RIGHTS ||
 	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
