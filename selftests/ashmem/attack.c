@@ -363,9 +363,8 @@ TEST(mremap_copy_larger_than_the_region_reaches_no_page_beyond_it)
 	unsigned char *p, *q;
 	int fd;
 
-	p = region_new_mapped("grow-copy", pg, pg, PROT_READ | PROT_WRITE, &fd);
+	p = region_new_stamped("grow-copy", 1, SEED, &fd);
 	ASSERT_MAPPED(p);
-	stamp_pages(p, 1, 0, SEED);
 	q = mremap(p, 0, 3 * pg, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {
 		TH_LOG("mremap refused: %s", strerror(errno));
@@ -386,10 +385,8 @@ TEST(mremap_grown_private_mapping_reads_zeros_beyond_the_size)
 	unsigned char *shared, *p, *q;
 	int fd;
 
-	shared = region_new_mapped("grow-private", pg, pg, PROT_READ | PROT_WRITE,
-				   &fd);
+	shared = region_new_stamped("grow-private", 1, SEED, &fd);
 	ASSERT_MAPPED(shared);
-	stamp_pages(shared, 1, 0, SEED);
 	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	ASSERT_MAPPED(p);
 	q = mremap(p, pg, 3 * pg, MREMAP_MAYMOVE);
@@ -415,9 +412,8 @@ TEST(mmap_at_an_offset_reaches_no_page_beyond_the_size)
 	unsigned char *rw, *p;
 	int fd;
 
-	rw = region_new_mapped("offset", 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
+	rw = region_new_stamped("offset", 2, SEED, &fd);
 	ASSERT_MAPPED(rw);
-	stamp_pages(rw, 2, 0, SEED);
 	p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pg);
 	if (p == MAP_FAILED) {
 		TH_LOG("mmap at an offset refused: %s", strerror(errno));
