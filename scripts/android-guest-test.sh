@@ -128,6 +128,7 @@ cp -a "$wroot/usr/lib/waydroid" "$root/usr/lib/waydroid"
 cp "$out/cutils-64" "$out/cutils-32" "$top/selftests/android/waydroid_host.py" \
 	"$top/scripts/guest/android-container.sh" "$root/android/"
 cp "$top/scripts/guest/android-job.sh" "$root/job"
+cp "$top/scripts/guest/tap.sh" "$root/tap.sh"
 echo "# android: Waydroid $(dpkg-deb -f "$wdeb" Version), udev $(dpkg-deb -f "$pkgs"/host-debs/udev_*.deb Version), python3-dbus, python3-gi, lxc $(dpkg-deb -f "$pkgs"/host-debs/lxc_*.deb Version) from Debian"
 
 guest=0

@@ -50,6 +50,7 @@ selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT
 	cp "$config" "$root/kernel.config"
 	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" scripts/guest/ashmem-user.c
 	cp scripts/guest/selftests-job.sh "$root/job"
+	cp scripts/guest/tap.sh "$root/tap.sh"
 	rm -f "$out/logs/splats"
 	TIMEOUT=$timeout LOGDIR=$out/logs scripts/guest-run.sh "$boot" "$root" | tee "$out/results.tap" || rc=$?
 	[ "$rc" = 0 ] || guest_failed+=("$name: guest run failed (status $rc), logs in $out/logs")

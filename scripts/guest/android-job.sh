@@ -8,28 +8,14 @@
 # helper), and /android: the libcutils-style program (64- and 32-bit), the
 # Waydroid harness and the container helper.
 export PATH=/sbin:/usr/sbin:/usr/bin:/bin
-n=0
-check() { # NAME COMMAND...: one TAP case
-	name=$1
-	shift
-	n=$((n + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-	fi
-	[ -z "$out" ] || echo "$out" | sed 's/^/#   /'
-}
+# check and skip; every case's output is shown, passed ones' too.
+TAP_VERBOSE=1
+. /tap.sh
 rc=0
 kver=$(uname -r)
 boot_id=$(cat /proc/sys/kernel/random/boot_id)
 helper=/usr/libexec/ashmem_linux/waydroid-ashmem-entry
 nodes=/var/lib/waydroid/lxc/waydroid/config_nodes
-
-skip() { # NAME REASON: a case that cannot run here, and why
-	n=$((n + 1))
-	echo "ok $n $1 # SKIP $2"
-}
 
 # udevd must be running before the module loads, to get its uevent. It needs
 # inotify, signalfd and timerfd: a kernel without them (the tinyconfig test

@@ -12,18 +12,8 @@
 # applets of the same names (which ignore depmod's updates/ priority) first.
 export PATH=/sbin:/bin
 depmod=/sbin/depmod modprobe=/sbin/modprobe modinfo=/sbin/modinfo
-n=0
-check() { # NAME COMMAND...: one TAP case
-	name=$1
-	shift
-	n=$((n + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $n $name"
-	else
-		echo "not ok $n $name"
-		[ -z "$out" ] || echo "$out" | sed 's/^/#   /'
-	fi
-}
+# check (output shown for failed cases only).
+. /tap.sh
 kver=$(uname -r)
 updates_module() { $modinfo -n ashmem_linux | grep "^/lib/modules/$kver/updates/"; }
 is_dkms_build() {

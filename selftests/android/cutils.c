@@ -24,6 +24,7 @@
  *   android-cutils [--expect-no-device]
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "ashmem_uapi.h"
+#include "ashmem_test.h"
 
 #define BOOT_ID_PATH	"/proc/sys/kernel/random/boot_id"
 #define REGION_NAME	"cutils-test"
@@ -153,52 +155,6 @@ static int create_region(const char *name, size_t size)
 	return fd;
 }
 
-static int send_fd(int sock, int fd)
-{
-	char byte = 'r';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(u.buf, 0, sizeof(u.buf));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	int fd;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&msg);
-	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 static uint32_t word(unsigned int who, size_t i)
 {
 	return 0x5a000000u | who << 20 | (uint32_t)i;
@@ -228,7 +184,7 @@ static int second_process(int sock, size_t size)
 		return 2;
 	}
 	close(dev);
-	fd = recv_fd(sock);
+	fd = recv_fd(sock, MSG_CMSG_CLOEXEC);
 	if (fd < 0) {
 		printf("#   second process: recvmsg: %s\n", strerror(errno));
 		return 3;

@@ -106,31 +106,27 @@ static struct slab_sample sample(void)
 FIXTURE(cgroup)
 {
 	char home[4096];
-	int memory_enabled_here;
-	int made;
+	struct child_cgroup child;
 };
 
 FIXTURE_SETUP(cgroup)
 {
+	const char *step;
+
 	if (geteuid() != 0)
 		SKIP(return, "needs root (cgroups)");
 	if (!cgroup2_has_memory())
 		SKIP(return, "no cgroup v2 with the memory controller at %s", CGROUP2_ROOT);
 	ASSERT_EQ(0, cgroup_self_dir(self->home, sizeof(self->home)));
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&self->memory_enabled_here));
-	ASSERT_EQ(0, mkdir(CHILD_CGROUP, 0755));
-	self->made = 1;
+	ASSERT_EQ(0, child_cgroup_make(&self->child, CHILD_CGROUP, &step));
 }
 
 FIXTURE_TEARDOWN_PARENT(cgroup)
 {
-	if (self->made && cgroup_remove(CHILD_CGROUP)) {
+	if (child_cgroup_remove(&self->child, CHILD_CGROUP)) {
 		TH_LOG("rmdir %s: %s", CHILD_CGROUP, strerror(errno));
 		_metadata->exit_code = KSFT_FAIL;
 	}
-	if (self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
 }
 
 /*
@@ -171,20 +167,27 @@ static int region_of_child(struct __test_metadata *_metadata,
 
 #define RANGES	20000
 
+/* Unpin every second page of the region: n ranges of one page each. */
+static void unpin_ranges(struct __test_metadata *_metadata, int fd, size_t n)
+{
+	size_t pg = page_size(), i;
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+}
+
 /*
  * Ranges of a region created in the child, unpinned from the parent
  * cgroup: their tree nodes and LRU entries are the child's.
  */
 TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator, 600)
 {
-	size_t pg = page_size(), i;
 	struct slab_sample s0, s1;
 	int fd = region_of_child(_metadata, self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
-	for (i = 0; i < RANGES; i++)
-		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+	unpin_ranges(_metadata, fd, RANGES);
 	s1 = sample();
 	EXPECT_CHARGED(s0, s1, RANGES, "range");
 	/* At least a tree node (48 bytes) and an LRU entry (56) each. */
@@ -198,14 +201,12 @@ TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator
  */
 TEST_F_TIMEOUT(cgroup, purged_ranges_stay_charged_to_the_creator, 600)
 {
-	size_t pg = page_size(), i;
 	struct slab_sample s0, s1;
 	int fd = region_of_child(_metadata, self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
-	for (i = 0; i < RANGES; i++)
-		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg));
+	unpin_ranges(_metadata, fd, RANGES);
 	ASSERT_EQ(RANGES, purge_all_caches(fd));
 	s1 = sample();
 	/* The entries were freed: only a node per range is left. */

@@ -13,12 +13,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +38,9 @@
 
 /* An unprivileged identity for the tests that drop root. */
 #define NOBODY			65534
+
+/* Seconds a forked helper may live before it is killed (no test may hang). */
+#define CHILD_ALARM		20
 
 /*
  * Pointer checks: the harness prints both sides as integers, which does not
@@ -82,6 +90,21 @@ static inline int set_prot_mask(int fd, unsigned long mask)
 	return ioctl(fd, ASHMEM_SET_PROT_MASK, mask);
 }
 
+/* region_new() with the prot mask narrowed to mask. -1 on error. */
+static inline int region_new_masked(const char *name, size_t size,
+				    unsigned long mask)
+{
+	int fd = region_new(name, size);
+	int err;
+
+	if (fd < 0 || !set_prot_mask(fd, mask))
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 /* GET_NAME into buf (ASHMEM_NAME_LEN bytes); buf is "" on failure. */
 static inline int get_name(int fd, char *buf)
 {
@@ -98,6 +121,30 @@ static inline int get_name(int fd, char *buf)
 static inline void *map_shared(int fd, size_t len, int prot)
 {
 	return mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+}
+
+/*
+ * A new region of size bytes (named name, unless NULL) with its first len
+ * bytes mapped shared with prot: the mapping, and *fd. MAP_FAILED when any
+ * step failed (errno kept, *fd -1, nothing left open).
+ */
+static inline void *region_new_mapped(const char *name, size_t size, size_t len,
+				      int prot, int *fd)
+{
+	void *map;
+	int err;
+
+	*fd = region_new(name, size);
+	if (*fd < 0)
+		return MAP_FAILED;
+	map = map_shared(*fd, len, prot);
+	if (map != MAP_FAILED)
+		return map;
+	err = errno;
+	close(*fd);
+	*fd = -1;
+	errno = err;
+	return MAP_FAILED;
 }
 
 /*
@@ -129,6 +176,200 @@ static inline int wait_child(pid_t pid)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return -1;
+}
+
+/*
+ * fork(), the child with an alarm of CHILD_ALARM seconds: a helper process
+ * that gets stuck is killed rather than hang the test. Wait for it with
+ * wait_child().
+ */
+static inline pid_t fork_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		alarm(CHILD_ALARM);
+	return pid;
+}
+
+/* Drop to uid (and the same gid, no supplementary groups) for good: 0, or -1. */
+static inline int become_uid(uid_t uid)
+{
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		return -1;
+	return geteuid() == uid ? 0 : -1;
+}
+
+/*
+ * Turn on the READ_IMPLIES_EXEC personality (PROT_READ then brings
+ * PROT_EXEC at mmap and mprotect): 0, or -1. The harness runs every test in
+ * its own process, so this does not leak into other tests.
+ */
+static inline int enable_read_implies_exec(void)
+{
+	int cur = personality(0xffffffff);
+
+	if (cur < 0 || personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
+		return -1;
+	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
+}
+
+/* 1 when the device's file system is mounted noexec (the VFS then refuses PROT_EXEC). */
+static inline int dev_is_noexec(void)
+{
+	struct statvfs sv;
+
+	return statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
+}
+
+/*
+ * A message of one data byte and room for one fd in its control part, for
+ * send_fd() and recv_fd(); fd_msg_init() points the header at the rest.
+ */
+struct fd_msg {
+	char byte;
+	struct iovec iov;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr hdr;
+};
+
+static inline struct msghdr *fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'f';
+	m->iov.iov_base = &m->byte;
+	m->iov.iov_len = 1;
+	m->hdr.msg_iov = &m->iov;
+	m->hdr.msg_iovlen = 1;
+	m->hdr.msg_control = m->u.buf;
+	m->hdr.msg_controllen = sizeof(m->u.buf);
+	return &m->hdr;
+}
+
+/* Pass fd over a Unix socket (SCM_RIGHTS): 0, or -1 with errno. */
+static inline int send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct msghdr *msg = fd_msg_init(&m);
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, msg, 0) == 1 ? 0 : -1;
+}
+
+/*
+ * Receive the one fd send_fd() passed; flags for recvmsg (MSG_CMSG_CLOEXEC).
+ * The fd, or -1 when none came.
+ */
+static inline int recv_fd(int sock, int flags)
+{
+	struct fd_msg m;
+	struct msghdr *msg = fd_msg_init(&m);
+	struct cmsghdr *cmsg;
+	int fd;
+
+	if (recvmsg(sock, msg, flags) != 1)
+		return -1;
+	cmsg = CMSG_FIRSTHDR(msg);
+	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET ||
+	    cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	return fd;
+}
+
+/*
+ * A worker thread racing the main thread, once per iteration (iterations are
+ * numbered from 1). The two meet only through these atomics and
+ * sched_yield(), never a sleeping wait, so the worker is already at work
+ * when the main thread makes the call it races:
+ *
+ *	worker:	while ((it = race_worker_next(r, &seen))) {
+ *			while (... && race_going(r, it))
+ *				the racing call;
+ *			race_worker_done(r, it);
+ *		}
+ *	main:	for each iteration it: race_start(r, it); the call;
+ *		race_stop(r, it); check; then race_quit(r).
+ */
+struct race {
+	int go;		/* iteration the main thread started */
+	int running;	/* iteration the worker is at work in */
+	int stop;	/* iteration the main thread is done in */
+	int done;	/* iteration the worker stopped in, -1 once it quit */
+	int quit;
+};
+
+static inline int load_acquire(int *v)
+{
+	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_release(int *v, int x)
+{
+	__atomic_store_n(v, x, __ATOMIC_RELEASE);
+}
+
+/*
+ * Worker: wait for the iteration after *seen and say it runs; its number, or
+ * 0 when the main thread asked it to quit (it is then counted as quit).
+ */
+static inline int race_worker_next(struct race *r, int *seen)
+{
+	int it;
+
+	while ((it = load_acquire(&r->go)) == *seen && !load_acquire(&r->quit))
+		sched_yield();
+	if (load_acquire(&r->quit)) {
+		store_release(&r->done, -1);
+		return 0;
+	}
+	*seen = it;
+	store_release(&r->running, it);
+	return it;
+}
+
+/* Worker: 1 until the main thread is done with iteration it. */
+static inline int race_going(struct race *r, int it)
+{
+	return load_acquire(&r->stop) != it;
+}
+
+static inline void race_worker_done(struct race *r, int it)
+{
+	store_release(&r->done, it);
+}
+
+/* Main thread: start iteration it, return once the worker is at work. */
+static inline void race_start(struct race *r, int it)
+{
+	store_release(&r->go, it);
+	while (load_acquire(&r->running) != it)
+		sched_yield();
+}
+
+/* Main thread: end iteration it, return once the worker stopped. */
+static inline void race_stop(struct race *r, int it)
+{
+	store_release(&r->stop, it);
+	while (load_acquire(&r->done) != it)
+		sched_yield();
+}
+
+/* Main thread: end the worker, return once it quit. */
+static inline void race_quit(struct race *r)
+{
+	store_release(&r->quit, 1);
+	while (load_acquire(&r->done) != -1)
+		sched_yield();
 }
 
 /* Fill len bytes with a pattern derived from seed; check it back. */
@@ -186,12 +427,13 @@ static inline void map_files_path(char *buf, size_t buflen, const void *addr,
 }
 
 /*
- * Find the /proc/self/maps line of the mapping starting at addr: its inode
- * column and its path (what follows the inode, leading blanks and the newline
- * removed; "" for none). 0 when found, -1 otherwise.
+ * Find the /proc/self/maps line of the mapping starting at addr: its
+ * permission column (perms has room for 8 bytes), its inode column and its
+ * path (what follows the inode, leading blanks and the newline removed; ""
+ * for none), each unless NULL. 0 when found, -1 otherwise.
  */
-static inline int maps_lookup(const void *addr, unsigned long long *ino,
-			      char *path, size_t pathlen)
+static inline int maps_entry(const void *addr, char *perms, unsigned long long *ino,
+			     char *path, size_t pathlen)
 {
 	char line[4096 + 256];
 	FILE *f = fopen("/proc/self/maps", "re");
@@ -203,12 +445,12 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 		unsigned long start, end;
 		unsigned long long offset, inode;
 		unsigned int major, minor;
-		char perms[8];
+		char perm[8];
 		int n = 0;
 		char *p;
 
 		if (sscanf(line, "%lx-%lx %7s %llx %x:%x %llu%n", &start, &end,
-			   perms, &offset, &major, &minor, &inode, &n) < 7)
+			   perm, &offset, &major, &minor, &inode, &n) < 7)
 			continue;
 		if (start != (unsigned long)addr)
 			continue;
@@ -216,6 +458,8 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		p[strcspn(p, "\n")] = '\0';
+		if (perms)
+			memcpy(perms, perm, sizeof(perm));
 		if (ino)
 			*ino = inode;
 		if (path)
@@ -225,6 +469,19 @@ static inline int maps_lookup(const void *addr, unsigned long long *ino,
 	}
 	fclose(f);
 	return found;
+}
+
+/* maps_entry()'s inode and path of the mapping starting at addr. */
+static inline int maps_lookup(const void *addr, unsigned long long *ino,
+			      char *path, size_t pathlen)
+{
+	return maps_entry(addr, NULL, ino, path, pathlen);
+}
+
+/* The permission column ("r--s"...) of the mapping starting at addr. */
+static inline int maps_perms(const void *addr, char perms[8])
+{
+	return maps_entry(addr, perms, NULL, NULL, 0);
 }
 
 /*
@@ -330,19 +587,10 @@ static inline int purge_all_caches(int fd)
  */
 static inline int region_mapped(const char *name, size_t size, void **map)
 {
-	int fd = region_new(name, size);
-	int err;
+	int fd;
 
-	*map = MAP_FAILED;
-	if (fd < 0)
-		return -1;
-	*map = map_shared(fd, size, PROT_READ | PROT_WRITE);
-	if (*map != MAP_FAILED)
-		return fd;
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
+	*map = region_new_mapped(name, size, size, PROT_READ | PROT_WRITE, &fd);
+	return fd;
 }
 
 /*
@@ -367,6 +615,34 @@ static inline void stamp_pages(void *p, size_t npages, size_t first_pageno,
 	for (i = 0; i < npages; i++)
 		for (j = 0; j < words; j++)
 			*w++ = stamp_word(seed, first_pageno + i, j);
+}
+
+/*
+ * A new region of npages pages (named name) mapped shared read/write over its
+ * whole size, every page stamped with seed (page i with page number i): the
+ * mapping, and *fd. MAP_FAILED on error (errno kept, *fd -1).
+ */
+static inline void *region_new_stamped(const char *name, size_t npages,
+				       unsigned int seed, int *fd)
+{
+	size_t size = npages * page_size();
+	void *map = region_new_mapped(name, size, size, PROT_READ | PROT_WRITE, fd);
+
+	if (map != MAP_FAILED)
+		stamp_pages(map, npages, 0, seed);
+	return map;
+}
+
+/*
+ * Release a region and its mapping of len bytes: for fixture teardowns, which
+ * may find either not made (map NULL or MAP_FAILED, fd 0).
+ */
+static inline void region_release(int fd, void *map, size_t len)
+{
+	if (map && map != MAP_FAILED)
+		munmap(map, len);
+	if (fd > 0)
+		close(fd);
 }
 
 /* What one page holds: its stamp, all zeros, or anything else. */
@@ -431,6 +707,18 @@ static inline int read_pages_are(int fd, size_t offset, size_t npages,
 	free(buf);
 	return ok;
 }
+
+/*
+ * In a FIXTURE whose data holds a region's fd, the page size pg and map, the
+ * region's pages mapped and stamped with the program's SEED: page i through
+ * the mapping, and whether pages [first, first + n) are in state st through
+ * the mapping and through read(2) on the fd.
+ */
+#define PAGE(i)		(self->map + (i) * self->pg)
+#define MAP_PAGES_ARE(first, n, st) \
+	pages_are(PAGE(first), n, first, SEED, st)
+#define READ_PAGES_ARE(first, n, st) \
+	read_pages_are(self->fd, (first) * self->pg, n, SEED, st)
 
 /* Write the string s to the file at path: 0, or -1 with errno. */
 static inline int write_text(const char *path, const char *s)
@@ -628,6 +916,55 @@ static inline int cgroup_remove(const char *dir)
 		usleep(10000);
 	}
 	return rmdir(dir);
+}
+
+/*
+ * A child cgroup of the root with the memory controller, made for one test:
+ * child_cgroup_make() in FIXTURE_SETUP, child_cgroup_remove() in
+ * FIXTURE_TEARDOWN_PARENT (which runs once the test process is gone, and so
+ * out of the cgroup).
+ */
+struct child_cgroup {
+	int memory_enabled_here;	/* this test turned +memory on at the root */
+	int made;			/* the directory was made */
+};
+
+/*
+ * Make the cgroup dir, after removing a leftover of an interrupted run, with
+ * the memory controller enabled for the root's children: 0, or the errno of
+ * the step that failed, *step naming it ("+memory" or "mkdir"). A failed
+ * setup gets no teardown, so a failed mkdir turns +memory off again.
+ */
+static inline int child_cgroup_make(struct child_cgroup *cg, const char *dir,
+				    const char **step)
+{
+	int err;
+
+	cgroup_remove(dir);
+	*step = "+memory";
+	if (cgroup2_enable_memory(&cg->memory_enabled_here))
+		return errno;
+	*step = "mkdir";
+	err = mkdir(dir, 0755) ? errno : 0;
+	if (err && cg->memory_enabled_here)
+		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	cg->made = !err;
+	return err;
+}
+
+/*
+ * Remove the cgroup dir if it was made (killing what still runs in it), and
+ * turn +memory off if this test turned it on: 0, or -1 with errno when the
+ * directory would not go.
+ */
+static inline int child_cgroup_remove(struct child_cgroup *cg, const char *dir)
+{
+	int err = cg->made && cgroup_remove(dir) ? errno : 0;
+
+	if (cg->memory_enabled_here)
+		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	errno = err;
+	return err ? -1 : 0;
 }
 
 /* The shrinkers' debugfs directory (CONFIG_SHRINKER_DEBUG). */

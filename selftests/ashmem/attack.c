@@ -57,9 +57,6 @@
 /* A second unprivileged identity, besides NOBODY. */
 #define APP_UID			1000
 
-/* Seconds a forked helper may live before it is killed (no test may hang). */
-#define CHILD_ALARM		20
-
 #define SEED			0xa77ac
 #define NEED_ROOT() do { \
 	if (geteuid() != 0) \
@@ -96,13 +93,20 @@ child_fail(struct child_report *r, int code, const char *fmt, ...)
 	_exit(code);
 }
 
-/* Drops to uid (and gid) for good; 0 on success. */
-static int become(uid_t uid)
+/* The child's exit status is 0; else the test fails with its report. */
+#define EXPECT_CHILD_OK(r, status) \
+	EXPECT_EQ(0, status) { \
+		TH_LOG("%s", (r)->msg); \
+	}
+
+/* fork_child() whose child drops to uid at once (or exits with status 2). */
+static pid_t fork_as(uid_t uid, struct child_report *r)
 {
-	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-	    setresuid(uid, uid, uid))
-		return -1;
-	return geteuid() == uid ? 0 : -1;
+	pid_t pid = fork_child();
+
+	if (pid == 0 && become_uid(uid))
+		child_fail(r, 2, "cannot become uid %d", (int)uid);
+	return pid;
 }
 
 /*
@@ -111,13 +115,12 @@ static int become(uid_t uid)
  */
 static int access_signal(volatile unsigned char *p, int write)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 	int st;
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		if (write)
 			*p = 0x5a;
 		else
@@ -126,44 +129,6 @@ static int access_signal(volatile unsigned char *p, int write)
 	}
 	st = wait_child(pid);
 	return st >= 128 ? st - 128 : (st == 0 ? 0 : -1);
-}
-
-/* The permission column of the /proc/self/maps line starting at addr. */
-static int maps_perms(const void *addr, char perms[8])
-{
-	char line[4096 + 256];
-	FILE *f = fopen("/proc/self/maps", "re");
-	int found = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end;
-
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
-		    start == (unsigned long)addr) {
-			found = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-static int dev_is_noexec(void)
-{
-	struct statvfs sv;
-
-	return statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC);
-}
-
-static int enable_read_implies_exec(void)
-{
-	int cur = personality(0xffffffff);
-
-	if (cur < 0 || personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
-		return -1;
-	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
 }
 
 /*
@@ -177,12 +142,12 @@ static int enable_read_implies_exec(void)
 TEST(read_implies_exec_mmap_gets_no_exec_outside_the_mask)
 {
 	size_t pg = page_size();
-	int fd = region_new("rie-mmap", pg), flags[2] = { MAP_SHARED, MAP_PRIVATE };
+	int fd = region_new_masked("rie-mmap", pg, PROT_READ | PROT_WRITE);
+	int flags[2] = { MAP_SHARED, MAP_PRIVATE };
 	char perms[8];
 	int i;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	ASSERT_EQ(0, enable_read_implies_exec());
 	for (i = 0; i < 2; i++) {
 		void *p = mmap(NULL, pg, PROT_READ, flags[i], fd, 0);
@@ -205,12 +170,11 @@ TEST(read_implies_exec_mmap_gets_no_exec_outside_the_mask)
 TEST(read_implies_exec_mprotect_adds_no_exec_outside_the_mask)
 {
 	size_t pg = page_size();
-	int fd = region_new("rie-mprotect", pg);
+	int fd = region_new_masked("rie-mprotect", pg, PROT_READ | PROT_WRITE);
 	char perms[8];
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	/* Mapped before the personality changes. */
 	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
@@ -367,10 +331,9 @@ TEST(mremap_past_the_size_reaches_no_page_beyond_it)
 	size_t pg = page_size();
 	struct stat st;
 	unsigned char *p, *q;
-	int fd = region_new("grow", pg + 1);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("grow", pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	stamp_pages(p, 2, 0, SEED);
 	q = mremap(p, 2 * pg, 4 * pg, MREMAP_MAYMOVE);
@@ -398,12 +361,10 @@ TEST(mremap_copy_larger_than_the_region_reaches_no_page_beyond_it)
 {
 	size_t pg = page_size();
 	unsigned char *p, *q;
-	int fd = region_new("grow-copy", pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_stamped("grow-copy", 1, SEED, &fd);
 	ASSERT_MAPPED(p);
-	stamp_pages(p, 1, 0, SEED);
 	q = mremap(p, 0, 3 * pg, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {
 		TH_LOG("mremap refused: %s", strerror(errno));
@@ -422,12 +383,10 @@ TEST(mremap_grown_private_mapping_reads_zeros_beyond_the_size)
 {
 	size_t pg = page_size();
 	unsigned char *shared, *p, *q;
-	int fd = region_new("grow-private", pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	shared = region_new_stamped("grow-private", 1, SEED, &fd);
 	ASSERT_MAPPED(shared);
-	stamp_pages(shared, 1, 0, SEED);
 	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	ASSERT_MAPPED(p);
 	q = mremap(p, pg, 3 * pg, MREMAP_MAYMOVE);
@@ -451,12 +410,10 @@ TEST(mmap_at_an_offset_reaches_no_page_beyond_the_size)
 {
 	size_t pg = page_size();
 	unsigned char *rw, *p;
-	int fd = region_new("offset", 2 * pg);
+	int fd;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	rw = region_new_stamped("offset", 2, SEED, &fd);
 	ASSERT_MAPPED(rw);
-	stamp_pages(rw, 2, 0, SEED);
 	p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, pg);
 	if (p == MAP_FAILED) {
 		TH_LOG("mmap at an offset refused: %s", strerror(errno));
@@ -593,12 +550,11 @@ TEST(map_files_of_another_process_cannot_be_mapped)
 	start = (unsigned long)p;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)parent,
 		 start, start + pg);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int mf, err;
 
-		alarm(CHILD_ALARM);
 		mf = open(path, O_RDWR);
 		if (mf < 0)
 			child_fail(r, 2, "open %s: %s", path, strerror(errno));
@@ -612,9 +568,7 @@ TEST(map_files_of_another_process_cannot_be_mapped)
 				   err ? strerror(err) : "mapped");
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	munmap(p, pg);
 	close(fd);
 	munmap(r, sizeof(*r));
@@ -662,23 +616,10 @@ TEST(read_only_region_data_cannot_be_changed_through_fd_or_madvise)
  * PROT_READ.
  */
 struct mask_race {
+	struct race race;	/* no stop: the worker ends each iteration */
 	int fd;
-	int go;		/* iteration the main thread started */
-	int running;	/* iteration the worker is narrowing in */
-	int done;	/* iteration the worker is done with */
-	int quit;
-	int mmaps;	/* mmap calls the main thread started */
+	int mmaps;		/* mmap calls the main thread started */
 };
-
-static int load(int *v)
-{
-	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
-}
-
-static void store(int *v, int x)
-{
-	__atomic_store_n(v, x, __ATOMIC_RELEASE);
-}
 
 static const unsigned long mask_steps[] = {
 	PROT_RWX, PROT_READ | PROT_EXEC, PROT_READ, 0
@@ -687,31 +628,23 @@ static const unsigned long mask_steps[] = {
 static void *narrow_worker(void *arg)
 {
 	struct mask_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i, k;
 
-	for (;;) {
-		int it, i, k;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
+	while ((it = race_worker_next(&r->race, &seen))) {
 		for (i = 1; i < 4; i++) {
 			/*
 			 * Let the main thread start one to three mmaps under
 			 * each mask, the last of them racing the change.
 			 */
-			k = load(&r->mmaps) + 1 + (it + i) % 3;
-			while (load(&r->mmaps) < k && !load(&r->quit))
+			k = load_acquire(&r->mmaps) + 1 + (it + i) % 3;
+			while (load_acquire(&r->mmaps) < k &&
+			       !load_acquire(&r->race.quit))
 				sched_yield();
 			if (set_prot_mask(r->fd, mask_steps[i]))
 				break;
 		}
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -750,17 +683,15 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
 
 		r.fd = region_new(NULL, pg);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		while (!last && !bad) {
 			long before, after, may;
 			void *p;
 			int err, k, step = -1;
 
-			last = load(&r.done) == i;
+			last = load_acquire(&r.race.done) == i;
 			before = ioctl(r.fd, ASHMEM_GET_PROT_MASK);
-			store(&r.mmaps, load(&r.mmaps) + 1);
+			store_release(&r.mmaps, load_acquire(&r.mmaps) + 1);
 			p = map_shared(r.fd, pg, PROT_READ);
 			err = errno;
 			after = ioctl(r.fd, ASHMEM_GET_PROT_MASK);
@@ -792,9 +723,7 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
 		}
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	TH_LOG("mappings made under rwx %d, r-x %d, r-- %d; %d refused",
 	       hist[0], hist[1], hist[2], refused);
 	EXPECT_EQ(0, bad);
@@ -808,31 +737,22 @@ TEST(set_prot_mask_racing_mmap_gives_each_mapping_one_mask_of_the_sequence)
  * it is made, and that stays the name GET_NAME reports.
  */
 struct name_race {
+	struct race race;
 	int fd;
-	int go, running, stop, done, quit;
 };
 
 static void *rename_worker(void *arg)
 {
 	struct name_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i;
 
-	for (;;) {
-		int it, i;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
-		for (i = 0; i < 2000 && load(&r->stop) != it; i++)
+	while ((it = race_worker_next(&r->race, &seen))) {
+		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
 			if (ioctl(r->fd, ASHMEM_SET_NAME,
 				  i & 1 ? "renamed-to-a-longer-name" : "short") < 0)
 				break;
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -852,13 +772,9 @@ TEST(set_name_racing_mmap_names_the_backing_file_as_get_name_reports)
 
 		r.fd = region_new("first", pg);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		p = map_shared(r.fd, pg, PROT_READ);
-		store(&r.stop, i);
-		while (load(&r.done) != i)
-			sched_yield();
+		race_stop(&r.race, i);
 		ASSERT_MAPPED(p);
 		mapped++;
 		ASSERT_EQ(0, get_name(r.fd, name));
@@ -876,9 +792,7 @@ TEST(set_name_racing_mmap_names_the_backing_file_as_get_name_reports)
 		munmap(p, pg);
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	EXPECT_EQ(0, bad);
 	EXPECT_LT(0, mapped);
 }
@@ -910,13 +824,13 @@ static int cap_effective(int cap, int on)
 static int unpinned_region(unsigned char **map)
 {
 	size_t pg = page_size();
-	void *p;
-	int fd = region_mapped("purge-victim", 4 * pg, &p);
+	unsigned char *p;
+	int fd;
 
-	if (fd < 0)
+	p = region_new_stamped("purge-victim", 4, SEED, &fd);
+	if (p == MAP_FAILED)
 		return -1;
 	*map = p;
-	stamp_pages(p, 4, 0, SEED);
 	if (purge_all_caches(fd) < 0 || unpin_range(fd, pg, 2 * pg)) {
 		munmap(p, 4 * pg);
 		close(fd);
@@ -954,17 +868,16 @@ TEST(purge_all_caches_as_root_without_cap_sys_admin_is_eperm_and_purges_nothing)
 /* In a child that became uid: PURGE_ALL_CACHES on fd fails with EPERM. */
 static int purge_as(uid_t uid, int fd, int keep_sys_admin, struct child_report *r)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		int ret;
 
-		alarm(CHILD_ALARM);
 		if (keep_sys_admin && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
 			child_fail(r, 2, "PR_SET_KEEPCAPS: %s", strerror(errno));
-		if (become(uid))
+		if (become_uid(uid))
 			child_fail(r, 3, "cannot become uid %d", (int)uid);
 		if (keep_sys_admin && cap_effective(CAP_SYS_ADMIN, 1))
 			child_fail(r, 4, "capset: %s", strerror(errno));
@@ -990,9 +903,7 @@ TEST(purge_all_caches_as_uid_1000_is_eperm_and_purges_nothing)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, purge_as(APP_UID, fd, 0, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, purge_as(APP_UID, fd, 0, r));
 	EXPECT_NOTHING_PURGED(fd, map);
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -1009,9 +920,7 @@ TEST(purge_all_caches_follows_cap_sys_admin_not_uid_0)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, purge_as(APP_UID, fd, 1, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, purge_as(APP_UID, fd, 1, r));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, page_size(), 2 * page_size()));
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -1033,10 +942,9 @@ TEST(purge_all_caches_as_root_of_a_user_namespace_is_eperm)
 	ASSERT_NOT_NULL(r);
 	fd = unpinned_region(&map);
 	ASSERT_LE(0, fd);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		if (unshare(CLONE_NEWUSER))
 			child_fail(r, 99, "unshare(CLONE_NEWUSER): %s", strerror(errno));
 		/* uid 0 inside, mapped to our uid 0 outside. */
@@ -1054,9 +962,7 @@ TEST(purge_all_caches_as_root_of_a_user_namespace_is_eperm)
 		close(fd);
 		SKIP(return, "no user namespaces: %s", r->msg);
 	}
-	EXPECT_EQ(0, st) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, st);
 	EXPECT_NOTHING_PURGED(fd, map);
 	munmap(map, 4 * page_size());
 	close(fd);
@@ -1310,13 +1216,13 @@ TEST(fdinfo_is_exactly_the_documented_lines_through_name_changes)
 static int purged_region(size_t pages, unsigned int seed, unsigned char **map)
 {
 	size_t pg = page_size();
-	void *p;
-	int fd = region_mapped("stale", pages * pg, &p);
+	unsigned char *p;
+	int fd;
 
-	if (fd < 0)
+	p = region_new_stamped("stale", pages, seed, &fd);
+	if (p == MAP_FAILED)
 		return -1;
 	*map = p;
-	stamp_pages(p, pages, 0, seed);
 	if (unpin_range(fd, 0, 0) || purge_all_caches(fd) < (int)pages) {
 		munmap(p, pages * pg);
 		close(fd);
@@ -1342,12 +1248,11 @@ TEST(purged_pages_read_zero_in_a_new_mapping_and_in_a_child)
 	ASSERT_MAPPED(fresh);
 	EXPECT_TRUE(pages_are(fresh, 4, 0, SEED, PAGE_ZERO));
 	EXPECT_EQ(1, read_pages_are(fd, 0, 4, SEED, PAGE_ZERO));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		q = map_shared(fd, 4 * pg, PROT_READ);
 		if (q == MAP_FAILED)
 			child_fail(r, 2, "mmap: %s", strerror(errno));
@@ -1357,9 +1262,7 @@ TEST(purged_pages_read_zero_in_a_new_mapping_and_in_a_child)
 			child_fail(r, 4, "the inherited mapping shows more than zeros");
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, 0, 0));
 	EXPECT_TRUE(pages_are(map, 4, 0, SEED, PAGE_ZERO));
 	munmap(fresh, 4 * pg);
@@ -1379,24 +1282,20 @@ TEST(purge_zeroes_the_pages_in_every_process_that_maps_them)
 	struct child_report *r = child_report_new();
 	int to_child[2], to_parent[2], fd;
 	unsigned char *map;
-	void *p;
 	char c;
 	pid_t pid;
 
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
-	fd = region_mapped("every-process", 4 * pg, &p);
-	ASSERT_LE(0, fd);
-	map = p;
-	stamp_pages(map, 4, 0, SEED);
+	map = region_new_stamped("every-process", 4, SEED, &fd);
+	ASSERT_MAPPED(map);
 	ASSERT_EQ(0, pipe(to_child));
 	ASSERT_EQ(0, pipe(to_parent));
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		q = map_shared(fd, 4 * pg, PROT_READ);
 		if (q == MAP_FAILED)
 			child_fail(r, 2, "mmap: %s", strerror(errno));
@@ -1416,9 +1315,7 @@ TEST(purge_zeroes_the_pages_in_every_process_that_maps_them)
 	ASSERT_EQ(0, unpin_range(fd, pg, 2 * pg));
 	ASSERT_LE(2, purge_all_caches(fd));
 	ASSERT_EQ(1, write(to_child[1], "p", 1));
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, pg, 2 * pg));
 	munmap(map, 4 * pg);
 	close(fd);
@@ -1513,14 +1410,11 @@ TEST(mlocked_pages_are_purged_exactly_as_pin_reports)
 {
 	size_t pg = page_size();
 	unsigned char *map;
-	void *p;
 	int fd, ret;
 
 	NEED_ROOT();
-	fd = region_mapped("mlocked", 4 * pg, &p);
-	ASSERT_LE(0, fd);
-	map = p;
-	stamp_pages(map, 4, 0, SEED);
+	map = region_new_stamped("mlocked", 4, SEED, &fd);
+	ASSERT_MAPPED(map);
 	ASSERT_EQ(0, mlock(map, 4 * pg)) {
 		TH_LOG("mlock: %s", strerror(errno));
 	}
@@ -1776,15 +1670,11 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
 	for (i = 0; i < 2; i++) {
-		pid_t pid = fork();
+		pid_t pid = fork_as(uids[i], r);
 
 		ASSERT_LE(0, pid);
-		if (pid == 0) {
-			alarm(CHILD_ALARM);
-			if (become(uids[i]))
-				child_fail(r, 2, "cannot become uid %d", (int)uids[i]);
+		if (pid == 0)
 			_exit(use_own_region(r));
-		}
 		EXPECT_EQ(0, wait_child(pid)) {
 			TH_LOG("uid %d: %s", (int)uids[i], r->msg);
 		}
@@ -1795,16 +1685,13 @@ TEST(unprivileged_uids_can_use_their_own_regions)
 /* In a child as uid: opening path must fail with EACCES or EPERM. */
 static int open_refused_as(uid_t uid, const char *path, struct child_report *r)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_as(uid, r);
 
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
 		int fd;
 
-		alarm(CHILD_ALARM);
-		if (become(uid))
-			child_fail(r, 2, "cannot become uid %d", (int)uid);
 		fd = open(path, O_RDONLY);
 		if (fd >= 0)
 			child_fail(r, 3, "uid %d opened %s", (int)uid, path);
@@ -1833,18 +1720,12 @@ TEST(unprivileged_uid_cannot_reach_root_regions_through_proc)
 	start = (unsigned long)p;
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)getpid(), fd);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), fd);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx",
 			 (int)getpid(), start, start + pg);
-		EXPECT_EQ(0, open_refused_as(uids[i], path, r)) {
-			TH_LOG("%s", r->msg);
-		}
+		EXPECT_CHILD_OK(r, open_refused_as(uids[i], path, r));
 	}
 	munmap(p, pg);
 	close(fd);
@@ -1858,7 +1739,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 
 	NEED_ROOT();
 	ASSERT_NOT_NULL(r);
-	pid = fork();
+	pid = fork_as(APP_UID, r);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char path[128];
@@ -1866,9 +1747,6 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 		unsigned char *p;
 		int fd, mf, err;
 
-		alarm(CHILD_ALARM);
-		if (become(APP_UID))
-			child_fail(r, 2, "cannot become uid %d", APP_UID);
 		fd = read_only_region(1, 1, &p);
 		if (fd < 0)
 			child_fail(r, 3, "region: %s", strerror(errno));
@@ -1885,9 +1763,7 @@ TEST(unprivileged_uid_cannot_reopen_its_own_map_files)
 		}
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, wait_child(pid));
 	munmap(r, sizeof(*r));
 }
 
@@ -1906,12 +1782,8 @@ TEST(debugfs_summary_is_root_only)
 		TH_LOG("mode %o", st.st_mode & 07777);
 	}
 	EXPECT_EQ(0, summary_value("regions", &regions));
-	EXPECT_EQ(0, open_refused_as(APP_UID, ASHMEM_SUMMARY, r)) {
-		TH_LOG("%s", r->msg);
-	}
-	EXPECT_EQ(0, open_refused_as(NOBODY, ASHMEM_SUMMARY, r)) {
-		TH_LOG("%s", r->msg);
-	}
+	EXPECT_CHILD_OK(r, open_refused_as(APP_UID, ASHMEM_SUMMARY, r));
+	EXPECT_CHILD_OK(r, open_refused_as(NOBODY, ASHMEM_SUMMARY, r));
 	munmap(r, sizeof(*r));
 }
 

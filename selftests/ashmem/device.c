@@ -4,6 +4,7 @@
  * open it, every open is a new empty region, unknown ioctls are refused.
  */
 #define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -15,9 +16,7 @@
 
 #include "kselftest_harness.h"
 #include "ashmem_uapi.h"
-
-/* An unprivileged identity for the tests that drop root. */
-#define NOBODY 65534
+#include "ashmem_test.h"
 
 TEST(node_is_char_device_mode_0666)
 {
@@ -53,11 +52,8 @@ TEST(unprivileged_user_can_open)
 	if (pid == 0) {
 		int fd;
 
-		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
-		    setresuid(NOBODY, NOBODY, NOBODY))
+		if (become_uid(NOBODY))
 			_exit(10);
-		if (geteuid() != NOBODY)
-			_exit(11);
 		fd = open(ASHMEM_DEVICE, O_RDWR);
 		if (fd < 0)
 			_exit(12);

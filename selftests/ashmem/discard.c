@@ -49,30 +49,17 @@ FIXTURE(discardable)
 
 FIXTURE_SETUP(discardable)
 {
-	void *map;
-
 	self->pg = page_size();
-	self->fd = region_mapped("discardable", PAGES * self->pg, &map);
-	ASSERT_LE(0, self->fd) {
-		TH_LOG("region: %s", strerror(errno));
-	}
-	self->map = map;
-	stamp_pages(self->map, PAGES, 0, SEED);
+	self->map = region_new_stamped("discardable", PAGES, SEED, &self->fd);
+	ASSERT_MAPPED(self->map);
 }
 
 FIXTURE_TEARDOWN(discardable)
 {
-	if (self->map && self->map != MAP_FAILED)
-		munmap(self->map, PAGES * self->pg);
-	if (self->fd > 0)
-		close(self->fd);
+	region_release(self->fd, self->map, PAGES * self->pg);
 }
 
-#define PAGE(i)			(self->map + (i) * self->pg)
-#define MAP_PAGES_ARE(first, n, st) \
-	pages_are(PAGE(first), n, first, SEED, st)
-#define READ_PAGES_ARE(first, n, st) \
-	read_pages_are(self->fd, (first) * self->pg, n, SEED, st)
+/* PAGE(), MAP_PAGES_ARE() and READ_PAGES_ARE() are ashmem_test.h's. */
 #define REMOVE(first, n) \
 	ERRNO_OF(madvise(PAGE(first), (n) * self->pg, MADV_REMOVE))
 
@@ -326,10 +313,9 @@ TEST(madvise_remove_is_eacces_where_the_mask_forbids_writing)
 {
 	size_t pg = page_size();
 	unsigned char *p;
-	int fd = region_new("discard-ro", 2 * pg);
+	int fd = region_new_masked("discard-ro", 2 * pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, 2 * pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(madvise(p, 2 * pg, MADV_REMOVE)));

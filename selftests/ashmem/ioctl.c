@@ -150,11 +150,10 @@ TEST(set_name_after_mmap_is_einval_and_name_unchanged)
 {
 	char name[ASHMEM_NAME_LEN];
 	size_t pg = page_size();
-	int fd = region_new("before", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("before", pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "after")));
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "")));
@@ -286,11 +285,10 @@ TEST(set_size_can_be_changed_repeatedly_before_mmap)
 TEST(set_size_after_mmap_is_einval_and_size_unchanged)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 4097);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 4097, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 8 * pg)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 0)));
@@ -315,10 +313,9 @@ TEST(get_prot_mask_default_is_rwx)
 
 TEST(set_prot_mask_narrowing_works)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ | PROT_WRITE);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(PROT_READ | PROT_WRITE, ioctl(fd, ASHMEM_GET_PROT_MASK));
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(PROT_READ, ioctl(fd, ASHMEM_GET_PROT_MASK));
@@ -342,10 +339,9 @@ TEST(set_prot_mask_to_current_mask_is_allowed)
 
 TEST(set_prot_mask_widening_is_einval_and_mask_unchanged)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_prot_mask(fd, PROT_READ | PROT_WRITE)));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_prot_mask(fd, PROT_RWX)));
 	/* Swapping one bit for another is a widening too. */
@@ -371,31 +367,15 @@ TEST(set_prot_mask_bits_outside_rwx_are_einval)
 TEST(set_prot_mask_after_mmap_is_allowed)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(0, ERRNO_OF(set_prot_mask(fd, PROT_READ)));
 	EXPECT_EQ(PROT_READ, ioctl(fd, ASHMEM_GET_PROT_MASK));
 	munmap(p, pg);
 	close(fd);
-}
-
-/*
- * READ_IMPLIES_EXEC: the harness runs every TEST in its own forked process,
- * so changing the personality here does not leak into other tests.
- */
-static int enable_read_implies_exec(void)
-{
-	int cur = personality(0xffffffff);
-
-	if (cur < 0)
-		return -1;
-	if (personality((unsigned long)cur | READ_IMPLIES_EXEC) < 0)
-		return -1;
-	return (personality(0xffffffff) & READ_IMPLIES_EXEC) ? 0 : -1;
 }
 
 TEST(read_implies_exec_cannot_widen_mask_with_exec)
@@ -428,10 +408,9 @@ TEST(read_implies_exec_adds_exec_to_a_read_mask)
 
 TEST(read_implies_exec_leaves_mask_without_read_alone)
 {
-	int fd = region_new(NULL, 0);
+	int fd = region_new_masked(NULL, 0, PROT_READ | PROT_WRITE);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	ASSERT_EQ(0, enable_read_implies_exec());
 	/* No PROT_READ in the new mask: nothing is added, so it is a subset. */
 	EXPECT_EQ(0, ERRNO_OF(set_prot_mask(fd, PROT_WRITE)));
@@ -460,11 +439,10 @@ TEST(get_file_id_matches_map_files_inode)
 	size_t pg = page_size();
 	unsigned long id = 0;
 	struct stat st;
-	int fd = region_new("file-id", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("file-id", pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, ioctl(fd, ASHMEM_GET_FILE_ID, &id));
 	map_files_path(path, sizeof(path), p, pg);
@@ -483,11 +461,10 @@ TEST(get_file_id_matches_proc_maps_inode)
 	size_t pg = page_size();
 	unsigned long long ino = 0;
 	unsigned long id = 0;
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, ioctl(fd, ASHMEM_GET_FILE_ID, &id));
 	ASSERT_EQ(0, maps_lookup(p, &ino, NULL, 0));
@@ -525,11 +502,10 @@ TEST(get_file_id_differs_between_regions_and_is_stable)
 TEST(get_file_id_bad_pointer_is_efault)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *p, *hole;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped(NULL, pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EFAULT, ERRNO_OF(ioctl(fd, ASHMEM_GET_FILE_ID, (void *)1)));
 	hole = unmapped_address();
@@ -594,10 +570,7 @@ TEST(purge_all_caches_without_cap_sys_admin_is_eperm)
 
 	ASSERT_LE(0, fd);
 	/* This test process is a child of the harness: drop root for good. */
-	ASSERT_EQ(0, setgroups(0, NULL));
-	ASSERT_EQ(0, setresgid(NOBODY, NOBODY, NOBODY));
-	ASSERT_EQ(0, setresuid(NOBODY, NOBODY, NOBODY));
-	ASSERT_EQ(NOBODY, geteuid());
+	ASSERT_EQ(0, become_uid(NOBODY));
 	EXPECT_EQ(EPERM, ERRNO_OF(ioctl(fd, ASHMEM_PURGE_ALL_CACHES)));
 	/* Everything else still works for the unprivileged caller. */
 	EXPECT_EQ(0, ioctl(fd, ASHMEM_GET_SIZE));

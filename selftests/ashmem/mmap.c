@@ -27,9 +27,6 @@
 #include "ashmem_uapi.h"
 #include "ashmem_test.h"
 
-/* Seconds a forked helper may live before it is killed (no test may hang). */
-#define CHILD_ALARM 20
-
 /* Size checks */
 
 TEST(mmap_with_size_zero_is_einval)
@@ -61,11 +58,10 @@ TEST(mmap_longer_than_page_aligned_size_is_einval)
 TEST(mmap_of_page_aligned_length_for_unaligned_size_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg + 1);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	/* The whole last page is usable, not only the byte below the size. */
 	p[2 * pg - 1] = 0x5a;
@@ -79,11 +75,10 @@ TEST(mmap_of_page_aligned_length_for_unaligned_size_works)
 TEST(mmap_shorter_than_size_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 4 * pg);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 4 * pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	p[0] = 1;
 	EXPECT_EQ(1, p[0]);
@@ -119,10 +114,9 @@ TEST(failed_mmap_does_not_create_backing_file)
 TEST(mmap_shared_write_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_WRITE, MAP_SHARED));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_READ | PROT_WRITE, MAP_SHARED));
 	close(fd);
@@ -131,10 +125,9 @@ TEST(mmap_shared_write_outside_mask_is_eperm)
 TEST(mmap_private_write_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	EXPECT_EQ(EPERM, mmap_errno(fd, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE));
 	close(fd);
 }
@@ -142,11 +135,10 @@ TEST(mmap_private_write_outside_mask_is_eperm)
 TEST(mmap_exec_outside_mask_is_eperm)
 {
 	size_t pg = page_size();
-	struct statvfs sv;
 	int fd, full;
 
 	/* On a noexec /dev the VFS refuses PROT_EXEC before the driver. */
-	if (statvfs(ASHMEM_DEVICE, &sv) == 0 && (sv.f_flag & ST_NOEXEC))
+	if (dev_is_noexec())
 		SKIP(return, "/dev is mounted noexec");
 	fd = region_new(NULL, pg);
 	full = region_new(NULL, pg);
@@ -163,11 +155,10 @@ TEST(mmap_exec_outside_mask_is_eperm)
 TEST(mmap_within_read_only_mask_works)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_TRUE(all_bytes_are(p, pg, 0));
@@ -180,11 +171,10 @@ TEST(mmap_within_read_only_mask_works)
 TEST(mprotect_write_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(mprotect(p, pg, PROT_WRITE)));
@@ -196,11 +186,10 @@ TEST(mprotect_write_beyond_mask_is_eacces)
 TEST(mprotect_exec_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ | PROT_WRITE);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EACCES, ERRNO_OF(mprotect(p, pg, PROT_READ | PROT_EXEC)));
@@ -211,11 +200,10 @@ TEST(mprotect_exec_beyond_mask_is_eacces)
 TEST(mprotect_private_mapping_beyond_mask_is_eacces)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ);
 	void *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	p = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
 	ASSERT_MAPPED(p);
 	/* A private mapping could copy-on-write; the mask still forbids it. */
@@ -227,11 +215,10 @@ TEST(mprotect_private_mapping_beyond_mask_is_eacces)
 TEST(mprotect_within_mask_is_allowed)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd = region_new_masked(NULL, pg, PROT_READ | PROT_WRITE);
 	unsigned char *p;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ | PROT_WRITE));
 	p = map_shared(fd, pg, PROT_READ);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(0, ERRNO_OF(mprotect(p, pg, PROT_READ | PROT_WRITE)));
@@ -246,11 +233,10 @@ TEST(mprotect_within_mask_is_allowed)
 TEST(mask_narrowed_after_mmap_governs_later_mmaps)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *rw, *ro;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	fill_pattern(rw, pg, 3);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
@@ -267,11 +253,10 @@ TEST(mask_narrowed_after_mmap_governs_later_mmaps)
 TEST(mask_narrowed_after_mmap_governs_later_mprotect)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	void *rw, *ro;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	ro = map_shared(fd, pg, PROT_READ);
@@ -285,11 +270,10 @@ TEST(mask_narrowed_after_mmap_governs_later_mprotect)
 TEST(mask_narrowed_after_mmap_leaves_earlier_mapping_writable)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *rw;
 
-	ASSERT_LE(0, fd);
-	rw = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	rw = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(rw);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	/* The mask governs later mmaps only. */
@@ -308,11 +292,10 @@ TEST(mask_narrowed_after_mmap_leaves_earlier_mapping_writable)
 TEST(two_shared_mappings_see_the_same_data)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *a, *b;
 
-	ASSERT_LE(0, fd);
-	a = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	a = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(a);
 	b = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(b);
@@ -329,11 +312,10 @@ TEST(two_shared_mappings_see_the_same_data)
 TEST(private_mapping_is_zero_filled)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *shared, *priv;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	shared = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(shared);
 	fill_pattern(shared, 2 * pg, 6);
 	priv = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -351,11 +333,10 @@ TEST(private_mapping_is_zero_filled)
 TEST(private_writes_do_not_reach_shared_mapping)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, pg);
+	int fd;
 	unsigned char *shared, *priv, *again;
 
-	ASSERT_LE(0, fd);
-	shared = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	shared = region_new_mapped(NULL, pg, pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(shared);
 	fill_pattern(shared, pg, 8);
 	priv = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -374,11 +355,10 @@ TEST(private_writes_do_not_reach_shared_mapping)
 TEST(data_persists_across_unmap_and_remap)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, 3 * pg, 9);
 	ASSERT_EQ(0, munmap(p, 3 * pg));
@@ -397,11 +377,10 @@ TEST(first_mmap_fixes_name_and_size_of_backing_file)
 	char path[128], maps[512], name[ASHMEM_NAME_LEN];
 	size_t pg = page_size();
 	struct stat st;
-	int fd = region_new("fixed", pg + 1);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("fixed", pg + 1, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(EINVAL, ERRNO_OF(ioctl(fd, ASHMEM_SET_NAME, "renamed")));
 	EXPECT_EQ(EINVAL, ERRNO_OF(set_size(fd, 4 * pg)));
@@ -443,11 +422,10 @@ TEST(proc_maps_shows_named_backing_file)
 	char maps[512];
 	size_t pg = page_size();
 	unsigned long long ino = 0;
-	int fd = region_new("selftest-region", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("selftest-region", pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, maps_lookup(p, &ino, maps, sizeof(maps)));
 	EXPECT_STREQ("/dev/ashmem/selftest-region (deleted)", maps);
@@ -497,11 +475,10 @@ TEST(map_files_reopen_cannot_be_mapped_writable)
 {
 	char path[128];
 	size_t pg = page_size();
-	int fd = region_new("cve-2020-0009", pg), mf;
+	int fd, mf;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("cve-2020-0009", pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, set_prot_mask(fd, PROT_READ));
 	map_files_path(path, sizeof(path), p, pg);
@@ -521,11 +498,11 @@ TEST(map_files_reopen_cannot_be_mapped_at_all)
 {
 	char path[128];
 	size_t pg = page_size();
-	int fd = region_new("cve-2020-0009-ro", pg), mf;
+	int fd, mf;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped("cve-2020-0009-ro", pg, pg, PROT_READ | PROT_WRITE,
+			      &fd);
 	ASSERT_MAPPED(p);
 	map_files_path(path, sizeof(path), p, pg);
 	mf = open(path, O_RDONLY);
@@ -612,20 +589,17 @@ TEST(largest_32bit_size_is_not_sign_extended_at_mmap)
 TEST(fork_child_sees_parent_writes)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, 2 * pg, 11);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		alarm(CHILD_ALARM);
+	if (pid == 0)
 		_exit(check_pattern(p, 2 * pg, 11) ? 0 : 1);
-	}
 	EXPECT_EQ(0, wait_child(pid));
 	munmap(p, 2 * pg);
 	close(fd);
@@ -634,17 +608,15 @@ TEST(fork_child_sees_parent_writes)
 TEST(fork_parent_sees_child_writes)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		fill_pattern(p, 2 * pg, 12);
 		_exit(0);
 	}
@@ -657,20 +629,18 @@ TEST(fork_parent_sees_child_writes)
 TEST(child_mapping_of_inherited_fd_shares_pages)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg);
+	int fd;
 	unsigned char *p;
 	pid_t pid;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	fill_pattern(p, pg, 13);
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		unsigned char *q;
 
-		alarm(CHILD_ALARM);
 		munmap(p, 2 * pg);
 		q = map_shared(fd, 2 * pg, PROT_READ | PROT_WRITE);
 		if (q == MAP_FAILED)
@@ -704,10 +674,9 @@ TEST(sixteen_regions_are_each_shared_across_fork)
 		ASSERT_MAPPED(maps[i]);
 		fill_pattern(maps[i], 2 * pg, i);
 	}
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		alarm(CHILD_ALARM);
 		for (i = 0; i < N; i++) {
 			unsigned char *q;
 
@@ -735,54 +704,6 @@ TEST(sixteen_regions_are_each_shared_across_fork)
 	}
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'f';
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-
-	memset(u.buf, 0, sizeof(u.buf));
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char data;
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cmsg;
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET ||
-	    cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	return fd;
-}
-
 TEST(fd_passed_over_scm_rights_maps_the_same_pages)
 {
 	size_t pg = page_size();
@@ -793,16 +714,15 @@ TEST(fd_passed_over_scm_rights_maps_the_same_pages)
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	/* Fork first: the child gets the region only through the socket. */
-	pid = fork();
+	pid = fork_child();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		char name[ASHMEM_NAME_LEN];
 		unsigned char *q;
 		int rfd;
 
-		alarm(CHILD_ALARM);
 		close(sv[0]);
-		rfd = recv_fd(sv[1]);
+		rfd = recv_fd(sv[1], 0);
 		if (rfd < 0)
 			_exit(2);
 		if ((size_t)ioctl(rfd, ASHMEM_GET_SIZE) != 2 * pg)
@@ -841,11 +761,10 @@ TEST(fd_passed_over_scm_rights_maps_the_same_pages)
 TEST(mappings_keep_backing_alive_after_fd_close)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *a, *b;
 
-	ASSERT_LE(0, fd);
-	a = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	a = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(a);
 	b = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
 	ASSERT_MAPPED(b);
@@ -864,51 +783,27 @@ TEST(mappings_keep_backing_alive_after_fd_close)
 /*
  * CVE-2017-13216: SET_SIZE racing with mmap.
  *
- * One worker thread serves every iteration; the two threads meet only
- * through atomics and sched_yield(), never a sleeping wait, so the worker is
- * already resizing when the main thread calls mmap().
+ * A worker thread (struct race) is already resizing when the main thread
+ * calls mmap().
  */
 struct resize_race {
+	struct race race;
 	size_t small, big;
 	int fd;
-	int go;		/* iteration number the main thread started */
-	int running;	/* iteration the worker is resizing in */
-	int stop;	/* iteration the main thread is done mapping in */
-	int done;	/* iteration the worker stopped resizing in */
-	int quit;
 };
-
-static int load(int *v)
-{
-	return __atomic_load_n(v, __ATOMIC_ACQUIRE);
-}
-
-static void store(int *v, int x)
-{
-	__atomic_store_n(v, x, __ATOMIC_RELEASE);
-}
 
 static void *resize_worker(void *arg)
 {
 	struct resize_race *r = arg;
-	int seen = 0;
+	int seen = 0, it, i;
 
-	for (;;) {
-		int it, i;
-
-		while ((it = load(&r->go)) == seen && !load(&r->quit))
-			sched_yield();
-		if (load(&r->quit))
-			break;
-		seen = it;
-		store(&r->running, it);
-		for (i = 0; i < 2000 && load(&r->stop) != it; i++)
+	while ((it = race_worker_next(&r->race, &seen))) {
+		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
 			/* Fails (EINVAL) once the mmap made the backing file. */
 			if (set_size(r->fd, (i & 1) ? r->big : r->small) < 0)
 				break;
-		store(&r->done, it);
+		race_worker_done(&r->race, it);
 	}
-	store(&r->done, -1);
 	return NULL;
 }
 
@@ -932,14 +827,10 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 
 		r.fd = region_new(NULL, r.big);
 		ASSERT_LE(0, r.fd);
-		store(&r.go, i);
-		while (load(&r.running) != i)
-			sched_yield();
+		race_start(&r.race, i);
 		p = map_shared(r.fd, r.big, PROT_READ | PROT_WRITE);
 		err = errno;
-		store(&r.stop, i);
-		while (load(&r.done) != i)
-			sched_yield();
+		race_stop(&r.race, i);
 		size = (size_t)ioctl(r.fd, ASHMEM_GET_SIZE);
 		if (p == MAP_FAILED) {
 			refused++;
@@ -970,9 +861,7 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 		}
 		close(r.fd);
 	}
-	store(&r.quit, 1);
-	while (load(&r.done) != -1)
-		sched_yield();
+	race_quit(&r.race);
 	TH_LOG("%d mapped, %d refused", mapped, refused);
 	EXPECT_EQ(0, bad);
 	/* The mmap must have won at least sometimes, or nothing was tested. */

@@ -157,11 +157,10 @@ TEST_F(region, range_past_the_page_aligned_size_is_einval)
 TEST(unaligned_size_is_rounded_up_to_whole_pages)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 2 * pg + 1);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 2 * pg + 1, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	EXPECT_EQ(0, unpin(fd, 2 * pg, pg));
 	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(fd, 2 * pg, 0));
@@ -257,13 +256,12 @@ TEST(ten_thousand_unpinned_ranges_round_trip)
 {
 	enum { RANGES = 10000 };
 	size_t pg = page_size();
-	int fd = region_new("many-ranges", 2 * RANGES * pg);
+	int fd;
 	size_t i;
 	void *p;
 	int bad = 0;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("many-ranges", 2 * RANGES * pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	/* Every other page: 10,000 separate ranges. */
 	for (i = 0; i < RANGES; i++)

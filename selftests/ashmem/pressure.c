@@ -134,7 +134,6 @@ static void worker(const char *cgroup, struct report *r)
 	char *maps[NR_UNPINNED];
 	char *anon[ANON_MB];
 	char name[32];
-	void *map;
 	char *pinned;
 	int pinned_fd, i;
 
@@ -151,20 +150,18 @@ static void worker(const char *cgroup, struct report *r)
 	FAIL_IF(cgroup_enter(cgroup, 0));
 
 	STEP(STAGE_PINNED_REGION);
-	pinned_fd = region_mapped("pressure-pinned", PINNED_MB * MiB, &map);
-	FAIL_IF(pinned_fd < 0);
-	pinned = map;
-	stamp_pages(pinned, pinned_pages, 0, PINNED_SEED);
+	pinned = region_new_stamped("pressure-pinned", pinned_pages, PINNED_SEED,
+				    &pinned_fd);
+	FAIL_IF(pinned == MAP_FAILED);
 
 	/* Each one touched whole, then unpinned whole: oldest first. */
 	STEP(STAGE_UNPINNED_REGIONS);
 	for (i = 0; i < NR_UNPINNED; i++) {
 		r->failed_region = i;
 		snprintf(name, sizeof(name), "pressure-unpinned-%d", i);
-		fds[i] = region_mapped(name, UNPINNED_MB * MiB, &map);
-		FAIL_IF(fds[i] < 0);
-		maps[i] = map;
-		stamp_pages(maps[i], region_pages, 0, UNPINNED_SEED + i);
+		maps[i] = region_new_stamped(name, region_pages, UNPINNED_SEED + i,
+					     &fds[i]);
+		FAIL_IF(maps[i] == MAP_FAILED);
 		FAIL_IF(unpin_range(fds[i], 0, 0));
 	}
 	r->failed_region = -1;
@@ -207,13 +204,12 @@ static void worker(const char *cgroup, struct report *r)
 
 FIXTURE(pressure)
 {
-	int memory_enabled_here;
-	int made;
+	struct child_cgroup child;
 };
 
-/* Nothing may fail after the mkdir: a failed setup gets no teardown. */
 FIXTURE_SETUP(pressure)
 {
+	const char *step;
 	int err;
 
 	if (geteuid() != 0)
@@ -223,18 +219,13 @@ FIXTURE_SETUP(pressure)
 	if (!cgroup2_has_memory())
 		SKIP(return, "the memory controller is not available at %s",
 		     CGROUP2_ROOT);
-	/* A leftover of an interrupted run. */
-	cgroup_remove(PRESSURE_CGROUP);
-	if (cgroup2_enable_memory(&self->memory_enabled_here))
+	err = child_cgroup_make(&self->child, PRESSURE_CGROUP, &step);
+	if (err && !strcmp(step, "+memory"))
 		SKIP(return, "cannot enable the memory controller for %s: %s",
-		     CGROUP2_ROOT, strerror(errno));
-	err = mkdir(PRESSURE_CGROUP, 0755) ? errno : 0;
-	if (err && self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+		     CGROUP2_ROOT, strerror(err));
 	ASSERT_EQ(0, err) {
 		TH_LOG("mkdir %s: %s", PRESSURE_CGROUP, strerror(err));
 	}
-	self->made = 1;
 }
 
 /*
@@ -244,12 +235,10 @@ FIXTURE_SETUP(pressure)
 FIXTURE_TEARDOWN_PARENT(pressure)
 {
 	/* No EXPECT here: an ASSERT that ended the test leaves its trigger set. */
-	if (self->made && cgroup_remove(PRESSURE_CGROUP)) {
+	if (child_cgroup_remove(&self->child, PRESSURE_CGROUP)) {
 		TH_LOG("rmdir %s: %s", PRESSURE_CGROUP, strerror(errno));
 		_metadata->exit_code = KSFT_FAIL;
 	}
-	if (self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
 }
 
 TEST_F_TIMEOUT(pressure, unpinned_ashmem_is_purged_instead_of_oom_at_the_cgroup_limit,

@@ -53,15 +53,11 @@ FIXTURE(region)
 
 FIXTURE_SETUP(region)
 {
-	void *map;
-
 	if (geteuid() != 0)
 		SKIP(return, "PURGE_ALL_CACHES needs root");
 	self->pg = page_size();
-	self->fd = region_mapped("purge-test", PAGES * self->pg, &map);
-	ASSERT_LE(0, self->fd);
-	self->map = map;
-	stamp_pages(self->map, PAGES, 0, SEED);
+	self->map = region_new_stamped("purge-test", PAGES, SEED, &self->fd);
+	ASSERT_MAPPED(self->map);
 	ASSERT_LE(0, purge_all_caches(self->fd)) {
 		TH_LOG("PURGE_ALL_CACHES: %s", strerror(errno));
 	}
@@ -69,28 +65,17 @@ FIXTURE_SETUP(region)
 
 FIXTURE_TEARDOWN(region)
 {
-	if (self->map)
-		munmap(self->map, PAGES * self->pg);
-	if (self->fd > 0)
-		close(self->fd);
+	region_release(self->fd, self->map, PAGES * self->pg);
 }
 
-/* Page i of the fixture's region, through the mapping. */
-#define PAGE(i)		(self->map + (i) * self->pg)
-/* Pages [first, first + n) of the fixture's mapping are in state st. */
-#define MAP_PAGES_ARE(first, n, st) \
-	pages_are(PAGE(first), n, first, SEED, st)
-/* The same through read(2) on the fixture's fd. */
-#define READ_PAGES_ARE(first, n, st) \
-	read_pages_are(self->fd, (first) * self->pg, n, SEED, st)
+/* PAGE(), MAP_PAGES_ARE() and READ_PAGES_ARE() are ashmem_test.h's. */
 
 /* A second region of n pages, stamped with OTHER_SEED. */
 static int other_region(size_t n, void **map)
 {
-	int fd = region_mapped("purge-other", n * page_size(), map);
+	int fd;
 
-	if (fd >= 0)
-		stamp_pages(*map, n, 0, OTHER_SEED);
+	*map = region_new_stamped("purge-other", n, OTHER_SEED, &fd);
 	return fd;
 }
 
@@ -531,8 +516,7 @@ TEST_F(region, unpinning_again_after_a_pin_makes_a_range_the_newest)
 FIXTURE(memcg)
 {
 	char home[4096];
-	int memory_enabled_here;
-	int made;
+	struct child_cgroup child;
 	int fd;
 	size_t pg;
 	unsigned char *map;
@@ -546,6 +530,7 @@ FIXTURE(memcg)
 FIXTURE_SETUP(memcg)
 {
 	char memcg[4096];
+	const char *step;
 	int err;
 
 	if (geteuid() != 0)
@@ -557,48 +542,34 @@ FIXTURE_SETUP(memcg)
 	ASSERT_EQ(0, memcg_self_dir(memcg, sizeof(memcg)));
 	self->home_ino = cgroup_ino(memcg);
 	ASSERT_NE(0, self->home_ino);
-	/* A leftover of an interrupted run. */
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&self->memory_enabled_here)) {
-		TH_LOG("+memory: %s", strerror(errno));
-	}
-	err = mkdir(CHILD_CGROUP, 0755) ? errno : 0;
-	if (err && self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	err = child_cgroup_make(&self->child, CHILD_CGROUP, &step);
 	ASSERT_EQ(0, err) {
-		TH_LOG("mkdir %s: %s", CHILD_CGROUP, strerror(err));
+		TH_LOG("%s %s: %s", step, CHILD_CGROUP, strerror(err));
 	}
-	self->made = 1;
 }
 
 /* In the parent, once the test process is gone (and out of the cgroup). */
 FIXTURE_TEARDOWN_PARENT(memcg)
 {
 	/* No EXPECT here: an ASSERT that ended the test leaves its trigger set. */
-	if (self->made && cgroup_remove(CHILD_CGROUP)) {
+	if (child_cgroup_remove(&self->child, CHILD_CGROUP)) {
 		TH_LOG("rmdir %s: %s", CHILD_CGROUP, strerror(errno));
 		_metadata->exit_code = KSFT_FAIL;
 	}
-	if (self->memory_enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
 }
 
 /* The fixture's region, made in the child cgroup, pages 2 to 4 unpinned. */
 static void ranges_in_child(struct __test_metadata *_metadata,
 			    FIXTURE_DATA(memcg) *self)
 {
-	void *map;
-
 	self->child_ino = cgroup_ino(CHILD_CGROUP);
 	ASSERT_NE(0, self->child_ino);
 	self->pg = page_size();
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0)) {
 		TH_LOG("entering %s: %s", CHILD_CGROUP, strerror(errno));
 	}
-	self->fd = region_mapped("purge-memcg", PAGES * self->pg, &map);
-	ASSERT_LE(0, self->fd);
-	self->map = map;
-	stamp_pages(self->map, PAGES, 0, SEED);
+	self->map = region_new_stamped("purge-memcg", PAGES, SEED, &self->fd);
+	ASSERT_MAPPED(self->map);
 	ASSERT_LE(0, purge_all_caches(self->fd));
 	ASSERT_EQ(0, unpin_range(self->fd, 2 * self->pg, 3 * self->pg));
 	ASSERT_EQ(0, cgroup_enter(self->home, 0)) {
@@ -626,17 +597,14 @@ TEST_F(memcg, shrinker_count_puts_ranges_under_the_cgroup_that_made_them)
 TEST_F(memcg, ranges_are_listed_under_the_creator_cgroup_whoever_unpins_them)
 {
 	char dir[512];
-	void *map;
 
 	NEED_SHRINKER_DIR(dir);
 	self->child_ino = cgroup_ino(CHILD_CGROUP);
 	ASSERT_NE(0, self->child_ino);
 	self->pg = page_size();
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
-	self->fd = region_mapped("purge-creator", PAGES * self->pg, &map);
-	ASSERT_LE(0, self->fd);
-	self->map = map;
-	stamp_pages(self->map, PAGES, 0, SEED);
+	self->map = region_new_stamped("purge-creator", PAGES, SEED, &self->fd);
+	ASSERT_MAPPED(self->map);
 	ASSERT_LE(0, purge_all_caches(self->fd));
 	ASSERT_EQ(0, cgroup_enter(self->home, 0));
 

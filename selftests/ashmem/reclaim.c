@@ -258,9 +258,8 @@ TEST_F_TIMEOUT(reclaim, scan_passes_over_a_few_busy_ranges_and_stops, 1800)
 
 		t.fd = region_with_ranges(n);
 		ASSERT_LE(0, t.fd);
-		newest = region_mapped("reclaim-newest", pg, (void **)&map);
-		ASSERT_LE(0, newest);
-		stamp_pages(map, 1, 0, 0x5ca1e);
+		map = region_new_stamped("reclaim-newest", 1, 0x5ca1e, &newest);
+		ASSERT_MAPPED(map);
 		ASSERT_EQ(0, unpin_range(newest, 0, pg));
 		before = shrinker_count(self->dir, self->ino, NULL);
 		ASSERT_EQ((long long)n + 1, before);
@@ -312,7 +311,9 @@ TEST_F_TIMEOUT(reclaim, scan_passes_over_a_few_busy_ranges_and_stops, 1800)
 TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_parent)
 {
 	char home[4096], parent[4096];
-	int enabled_here, fd;
+	struct child_cgroup child = { 0 };
+	const char *step;
+	int fd;
 	unsigned long long parent_ino;
 	long long count;
 	size_t pg = page_size(), i;
@@ -324,21 +325,16 @@ TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_pare
 	/* The child's parent is the root, whose lists are the per-node ones. */
 	copy_str(parent, sizeof(parent), CGROUP2_ROOT);
 	parent_ino = cgroup_ino(parent);
-	cgroup_remove(CHILD_CGROUP);
-	ASSERT_EQ(0, cgroup2_enable_memory(&enabled_here));
-	ASSERT_EQ(0, mkdir(CHILD_CGROUP, 0755));
+	ASSERT_EQ(0, child_cgroup_make(&child, CHILD_CGROUP, &step));
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
-	fd = region_mapped("reclaim-orphan", 16 * pg, &map);
-	ASSERT_LE(0, fd);
-	stamp_pages(map, 16, 0, 0x0ff);
+	map = region_new_stamped("reclaim-orphan", 16, 0x0ff, &fd);
+	ASSERT_MAPPED(map);
 	/* Three ranges of two pages. */
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, unpin_range(fd, 4 * i * pg, 2 * pg));
 	ASSERT_EQ(0, cgroup_enter(home, 0));
 	EXPECT_EQ(6, shrinker_count(self->dir, cgroup_ino(CHILD_CGROUP), NULL));
-	EXPECT_EQ(0, cgroup_remove(CHILD_CGROUP));
-	if (enabled_here)
-		write_text(CGROUP2_ROOT "/cgroup.subtree_control", "-memory");
+	EXPECT_EQ(0, child_cgroup_remove(&child, CHILD_CGROUP));
 
 	/* The list moves once the cgroup is offline, shortly after the rmdir. */
 	for (i = 0; i < 3000; i++) {
@@ -403,9 +399,8 @@ TEST_F(reclaim, purge_all_caches_purges_the_ranges_listed_on_every_node)
 		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1);
 	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0)
 		SKIP(return, "a node without CPUs");
-	fd = region_mapped("reclaim-nodes", 64 * pg, (void **)&map);
-	ASSERT_LE(0, fd);
-	stamp_pages(map, 64, 0, 0x4e0de);
+	map = region_new_stamped("reclaim-nodes", 64, 0x4e0de, &fd);
+	ASSERT_MAPPED(map);
 	for (nid = 0; nid < 2; nid++) {
 		size_t i;
 
@@ -449,9 +444,8 @@ TEST(purge_all_caches_reaches_ranges_unpinned_on_each_node)
 		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1);
 	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0)
 		SKIP(return, "a node without CPUs");
-	fd = region_mapped("reclaim-each-node", 64 * pg, (void **)&map);
-	ASSERT_LE(0, fd);
-	stamp_pages(map, 64, 0, 0x4e0d2);
+	map = region_new_stamped("reclaim-each-node", 64, 0x4e0d2, &fd);
+	ASSERT_MAPPED(map);
 	/* Whatever earlier programs left on the LRU goes first. */
 	ASSERT_LE(0, purge_all_caches(fd));
 	for (nid = 0; nid < 2; nid++) {

@@ -27,18 +27,13 @@
 static int filled_region(size_t size, size_t len, unsigned int seed,
 			 unsigned char **map)
 {
-	int fd = region_new(NULL, size);
-	void *p;
+	int fd;
+	unsigned char *p = region_new_mapped(NULL, size, len, PROT_READ | PROT_WRITE, &fd);
 
-	if (fd < 0)
-		return -1;
-	p = map_shared(fd, len, PROT_READ | PROT_WRITE);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return -1;
+	if (p != MAP_FAILED) {
+		fill_pattern(p, len, seed);
+		*map = p;
 	}
-	fill_pattern(p, len, seed);
-	*map = p;
 	return fd;
 }
 
@@ -182,11 +177,10 @@ TEST(read_into_bad_buffer_is_efault)
 TEST(seek_data_and_hole_find_the_touched_page)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *p, c = 0;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	/* Only the middle page gets a page in the backing file. */
 	p[pg + 5] = 0x42;
@@ -205,11 +199,10 @@ TEST(seek_data_and_hole_find_the_touched_page)
 TEST(seek_data_past_the_last_data_is_enxio)
 {
 	size_t pg = page_size();
-	int fd = region_new(NULL, 3 * pg);
+	int fd;
 	unsigned char *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, 3 * pg, PROT_READ | PROT_WRITE);
+	p = region_new_mapped(NULL, 3 * pg, 3 * pg, PROT_READ | PROT_WRITE, &fd);
 	ASSERT_MAPPED(p);
 	p[pg] = 1;
 	EXPECT_EQ(ENXIO, ERRNO_OF(lseek(fd, 2 * pg, SEEK_DATA)));
@@ -340,11 +333,10 @@ TEST(fdinfo_inode_matches_file_id)
 	char val[64];
 	size_t pg = page_size();
 	unsigned long id = 0;
-	int fd = region_new("info-inode", pg);
+	int fd;
 	void *p;
 
-	ASSERT_LE(0, fd);
-	p = map_shared(fd, pg, PROT_READ);
+	p = region_new_mapped("info-inode", pg, pg, PROT_READ, &fd);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, ioctl(fd, ASHMEM_GET_FILE_ID, &id));
 	ASSERT_EQ(0, fdinfo_value(fd, "inode", val, sizeof(val)));
