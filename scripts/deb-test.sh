@@ -11,9 +11,9 @@
 #   Depends keep everything the Rust metadata rebuild needs; `apt purge`
 #   leaves no file behind (file lists compared) and `dkms status` empty;
 # - without the matching linux-source, DKMS stops and names the package;
-# - with every compiler removed, `apt install` of the prebuilt package pulls
-#   Debian's kernel package, installs and indexes the module; `apt purge`
-#   leaves nothing behind;
+# - with every compiler removed, apt resolves the prebuilt package to exactly
+#   Debian's kernel package, and on a host with that kernel installs and
+#   indexes the module; `apt purge` leaves nothing behind;
 # - Debian's kernel binary in a QEMU guest loads the module of each package
 #   as Waydroid does and runs the selftests: all of them on the prebuilt
 #   module; on the DKMS package's module the quick programs when it has the
@@ -225,8 +225,9 @@ t_prebuilt_without_compiler() {
 t_prebuilt_installs() {
 	local deb log
 	deb=$(cat "$out/keep/prebuilt-deb")
-	# The user's host runs that kernel: Debian's kernel package and the index
-	# of its modules (which the full linux-image-RELEASE's scripts make) are there.
+	# The user's host runs that kernel: Debian's kernel package is installed,
+	# and the index of its modules, which linux-modules-RELEASE's postinst
+	# makes (a 110 MB package: its depmod is run here instead).
 	timed in_ov prebuilt sh -c 'apt-get install -y --no-install-recommends "$1" >/dev/null && depmod -a "$2"' \
 		sh "linux-binary-$release=$kver" "$release"
 	file_list prebuilt >"$out/keep/prebuilt-before"

@@ -58,6 +58,10 @@ userland_of() { # SUITE
 	if [ -n "${!v:-}" ]; then echo "${!v}"; else "$top/scripts/debian-userland.sh" "$1"; fi
 }
 sid=$(userland_of sid)
+# One build at a time in OUT (its work directory is shared).
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
 tools=$(layer "$sid" deb-tools sh -c \
 	'apt-get -q install -y --no-install-recommends build-essential debhelper dh-dkms lintian && apt-get clean')
 
@@ -66,7 +70,7 @@ tools=$(layer "$sid" deb-tools sh -c \
 # files `make dkms-install` copies), packaging/, debian/ with the changelog.
 work=$out/work
 rm -rf "$work"
-mkdir -p "$work/upper/tmp/deb" "$out"
+mkdir -p "$work/upper/tmp/deb"
 tree=$work/upper/tmp/deb/$name-$version
 mkdir -p "$tree/packaging"
 mv "$("$top/scripts/dkms.sh" source "$tree")" "$tree/dkms-source"
