@@ -90,6 +90,14 @@ dkms-install: ## Register with DKMS (source in /usr/src), build and install for 
 dkms-remove: ## Uninstall from every kernel, unregister from DKMS and delete the /usr/src copy.
 	scripts/dkms.sh remove
 
+deb: ## Build build/deb/ashmem-linux-dkms_VERSION_all.deb with Debian's debhelper and dh-dkms (sid userland, as root); lintian must report no error.
+	@scripts/deb.sh dkms $(CURDIR)/build/deb
+
+# Every Debian test kernel, unless SERIES is given (sid or trixie).
+DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES))
+deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one).
+	@scripts/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
+
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	scripts/deps.sh
 
@@ -134,5 +142,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deps kdir check \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check \
 	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

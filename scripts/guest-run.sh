@@ -9,6 +9,8 @@
 #              shift=0,sleep=off), so timings read as instruction counts. The
 #              vCPUs then take turns, so a CPU waiting for the other sees it
 #              stall: the clocksource watchdog and RCU stall reports are off
+#   GUEST_APPEND="ARG..."   more kernel command-line arguments (e.g.
+#              module.sig_enforce=1)
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
 #              lines, empty when there is none) there (default: a temp dir)
 #   GUEST_MEM=M  guest memory (default 2G)
@@ -56,7 +58,7 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
-	local append="console=ttyS0 panic=-1 rdinit=/init"
+	local append="console=ttyS0 panic=-1 rdinit=/init${GUEST_APPEND:+ $GUEST_APPEND}"
 	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
 		accel+=(-icount shift=0,sleep=off)
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"

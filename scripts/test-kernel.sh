@@ -6,15 +6,17 @@
 # for the source's own series when that file exists: the options whose name
 # differs between kernel versions (see "Kernel versions" in README.md). The
 # debug flavour adds selftests/ashmem/config.debug (KASAN, lockdep, kmemleak,
-# ...) and is built with clang (LLVM=1), which KASAN with Rust requires.
+# ...) and is built with clang (LLVM=1), which KASAN with Rust requires. The
+# sig flavour adds selftests/ashmem/config.sig: module signatures enforced,
+# the kernel's own build-time key trusted (scripts/sign-test.sh).
 set -euo pipefail
 
-usage() { echo "usage: $0 [SERIES [debug]]   (default 7.2; SERIES-debug = SERIES debug; KERNEL_SRC=DIR uses your tree)" >&2; exit 2; }
+usage() { echo "usage: $0 [SERIES [debug|sig]]   (default 7.2; SERIES-debug = SERIES debug; KERNEL_SRC=DIR uses your tree)" >&2; exit 2; }
 [ $# -le 2 ] || usage
 series=${1:-7.2}
 flavour=${2:-plain}
 case "$series" in *-debug) series=${series%-debug} flavour=debug ;; esac
-case "$flavour" in plain | debug) ;; *) usage ;; esac
+case "$flavour" in plain | debug | sig) ;; *) usage ;; esac
 here=$(dirname "$(realpath "$0")")
 src=$("$here/kernel-source.sh" "$series")
 frags=("$here/../selftests/ashmem/config")
@@ -27,4 +29,5 @@ if [ "$flavour" = debug ]; then
 	# fragment in the cache key keeps this tree apart from the plain one.
 	export LLVM=1
 fi
+[ "$flavour" != sig ] || frags+=("$here/../selftests/ashmem/config.sig")
 exec "$here/kernel-build.sh" "$src" "${frags[@]}"
