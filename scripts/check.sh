@@ -124,6 +124,11 @@ debian_kernel() { # SUITE
 		scripts/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
 		cat "$out/android.tap"
 		[ "$rc" = 0 ] || guest_failed+=("$release: Android guest failed (status $rc), logs in $out/android/logs")
+		step "$release: the Debian packages installed, loaded and purged as a user does"
+		rc=0
+		scripts/deb-test.sh "$suite" "$out/deb" >"$out/deb.tap" || rc=$?
+		cat "$out/deb.tap"
+		[ "$rc" = 0 ] || guest_failed+=("$release: Debian package tests failed (status $rc), logs in $out/deb")
 	else
 		guest_failed+=("$release: DKMS installed no module: no guest run")
 	fi
@@ -173,6 +178,12 @@ for k in "${kernels[@]}"; do
 	esac
 done
 
+step "make sign on a kernel that enforces module signatures"
+rc=0
+scripts/sign-test.sh "$host/sign" >"$host/sign.tap" || rc=$?
+cat "$host/sign.tap"
+[ "$rc" = 0 ] || guest_failed+=("sign: guest failed (status $rc), logs in $host/sign/logs")
+
 step "make bench (smoke run on ${kernels[0]}: it runs and writes valid JSON)"
 {
 	echo "# bench: make bench QUICK=1 SERIES=${kernels[0]}"
@@ -207,11 +218,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag: numa: android:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|diag-unit|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: diag: numa: android: deb:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|deb|diag-unit|sign|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android,deb}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
@@ -220,14 +231,14 @@ for ko in "${outs[@]}"; do
 			"$out/all.tap" | scripts/tap-summary.sh | tail -n 1 || true
 	done
 done
-for part in diag-unit bench fuzz-budget; do
+for part in diag-unit sign bench fuzz-budget; do
 	printf '%s: ' "$part"
 	scripts/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
 done
 for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
 {
-	cat "$host/diag-unit.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
+	cat "$host/diag-unit.tap" "$host/sign.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
 	for ko in "${outs[@]}"; do cat "${ko#* }/all.tap"; done
 } | scripts/tap-summary.sh || summary=$?
 [ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]

@@ -58,20 +58,19 @@ boot)
 	echo "$dest"
 	;;
 second)
-	rel=$(apt-cache "${apt_opts[@]}" pkgnames linux-headers- | grep -E '^linux-headers-[0-9.]+\+deb[0-9]+-amd64$' |
-		sed 's/^linux-headers-//' | grep -vxF "$release" | sort -V | while read -r r; do
-		# (grep -q could end apt-cache with SIGPIPE, failing the pipeline under pipefail)
-		if apt-cache "${apt_opts[@]}" madison "linux-headers-$r" </dev/null | grep -F " $archive/main " >/dev/null; then
-			echo "$r"
-		fi
-	done | tail -n 1)
-	[ -n "$rel" ] || exit 0
-	hver=$(apt-cache "${apt_opts[@]}" madison "linux-headers-$rel" |
-		awk -F'|' -v a=" $archive/main " '!done && index($3, a) { gsub(/ /, "", $2); print $2; done = 1 }')
+	# One apt-cache call for every headers package: each call reads the lists anew.
+	names=$(apt-cache "${apt_opts[@]}" pkgnames linux-headers- |
+		grep -E '^linux-headers-[0-9.]+\+deb[0-9]+-amd64$' | grep -vxF "linux-headers-$release" || true)
+	[ -n "$names" ] || exit 0
+	# shellcheck disable=SC2086
+	headers=$(apt-cache "${apt_opts[@]}" madison $names | tr -d ' ' |
+		awk -F'|' -v a="$archive/main" 'index($3, a) { print $1, $2 }')
+	read -r hpkg hver <<<"$(sort -V <<<"$headers" | tail -n 1)"
+	[ -n "$hpkg" ] || exit 0
+	rel=${hpkg#linux-headers-}
 	spkg=linux-source-$(echo "$rel" | cut -d. -f1,2)
-	sver=$(apt-cache "${apt_opts[@]}" madison "$spkg" |
-		awk -F'|' -v a=" $archive/main " -v h="$hver" 'index($3, a) { gsub(/ /, "", $2); if ($2 != h) print $2 }' |
-		sort -V | tail -n 1)
+	sver=$(apt-cache "${apt_opts[@]}" madison "$spkg" | tr -d ' ' |
+		awk -F'|' -v a="$archive/main" -v h="$hver" 'index($3, a) && $2 != h { print $2 }' | sort -V | tail -n 1)
 	[ -z "$sver" ] || echo "$rel $hver $spkg $sver"
 	;;
 ksrc)

@@ -38,20 +38,29 @@ read -r -a extra <<<"${DEBIAN_EXTRA:-}"
 packages+=("${extra[@]}")
 
 # The version apt in the userland will pick: the suite's own, else the
-# backports one (backports has a lower priority than trixie itself).
+# newest backports one (backports has a lower priority than trixie itself).
+# One apt-cache call for all the packages: each call reads the lists anew.
+names=()
+for p in "${packages[@]}"; do
+	case "$p" in *=*) ;; *) names+=("$p") ;; esac
+done
+madison=$(apt-cache "${apt_opts[@]}" madison "${names[@]}" | tr -d ' ')
+versions_in() { # PACKAGE SUITE
+	awk -F'|' -v p="$1" -v s="$2/main" '$1 == p && index($3, s) { print $2 }' <<<"$madison"
+}
 version_of() { # PACKAGE or PACKAGE=VERSION
 	local v
 	case "$1" in *=*) echo "$1"; return ;; esac
-	v=$(apt-cache "${apt_opts[@]}" madison "$1" | awk -F'|' -v s=" $suite/main " \
-		'$3 ~ s { gsub(/ /, "", $2); print $2; exit }')
-	[ -n "$v" ] || [ "$archive" = "$suite" ] ||
-		v=$(apt-cache "${apt_opts[@]}" madison "$1" | awk -F'|' -v s=" $archive/main " \
-			'$3 ~ s { gsub(/ /, "", $2); print $2 }' | sort -V | tail -n 1)
+	v=$(versions_in "$1" "$suite" | head -n 1)
+	[ -n "$v" ] || v=$(versions_in "$1" "$archive" | sort -V | tail -n 1)
 	[ -n "$v" ] || { echo "debian-userland: no package $1 in $suite" >&2; return 1; }
 	echo "$1=$v"
 }
 pins=$(for p in "${packages[@]}"; do version_of "$p"; done)
-key=$( { echo "$suite $release $meta"; echo "$pins"; sha256sum "$0" | cut -d' ' -f1; } | sha256sum | cut -c1-12)
+# The key: the suite, its kernel, the packages' versions, and the version of
+# how the userland is made (bump it when this script makes a different one).
+format=1
+key=$( { echo "$suite $release $meta format $format"; echo "$pins"; } | sha256sum | cut -c1-12)
 dest=$debian_cache/debian/$suite-$key
 
 if [ -f "$dest/.ready" ]; then

@@ -24,7 +24,7 @@ kdir=$1 root=$2
 here=$(dirname "$(realpath "$0")")
 timeout_s=${TIMEOUT:-600}
 mem=${GUEST_MEM:-2G}
-numa=()
+numa=() smp=2
 case "${GUEST_NUMA:-1}" in
 1) ;;
 2)
@@ -33,6 +33,9 @@ case "${GUEST_NUMA:-1}" in
 	numa=(-object "memory-backend-ram,id=node0,size=${half}M"
 		-object "memory-backend-ram,id=node1,size=${half}M"
 		-numa node,nodeid=0,cpus=0,memdev=node0 -numa node,nodeid=1,cpus=1,memdev=node1)
+	# One socket per node: two cores of one socket share a last-level cache,
+	# and the kernel warns when cache siblings sit on different nodes.
+	smp=2,sockets=2,cores=1,threads=1
 	mem=$((2 * half))M
 	;;
 *) echo "guest-run: GUEST_NUMA must be 1 or 2" >&2; exit 2 ;;
@@ -64,7 +67,7 @@ boot() { # boot ACCEL TIMEOUT
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
 	fi
 	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
-		-smp 2 -m "$mem" "${numa[@]}" -nographic -no-reboot -nodefaults \
+		-smp "$smp" -m "$mem" "${numa[@]}" -nographic -no-reboot -nodefaults \
 		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
 		-append "$append" \
 		-serial "file:$console" -serial "file:$results" </dev/null

@@ -12,7 +12,9 @@
 # when one of them changes. It refuses, naming the package and version to
 # install, when the source version differs from the headers version, rustc or
 # bindgen differs from the one the kernel was built with, `make olddefconfig`
-# changes the config, or the exports differ. The tree printed is then checked
+# changes the config, or the exports differ; it exits 77 (DKMS: skipped, as
+# for BUILD_EXCLUSIVE) when the source version the kernel needs is no longer
+# offered by the apt sources. The tree printed is then checked
 # by scripts/kdir-check.sh. Any other tree is printed unchanged, for
 # kdir-check.sh to judge.
 #
@@ -94,6 +96,14 @@ elif [ "$source_ver" != "$headers_ver" ]; then
 		"metadata would not match the running kernel. Install apt install $source_pkg=$headers_ver"
 		"(if the archive no longer has it, upgrade to the newest kernel and headers)")
 fi
+# A source version the apt sources no longer offer cannot be installed: this
+# kernel is skipped (DKMS's status 77, as for BUILD_EXCLUSIVE), so that an old
+# kernel does not stop DKMS from building for the others.
+source_gone=0
+if [ "$source_ver" != "$headers_ver" ] && command -v apt-cache >/dev/null &&
+	! apt-cache madison "$source_pkg" 2>/dev/null | tr -d ' ' | awk -F'|' -v v="$headers_ver" '$2 == v { f = 1 } END { exit !f }'; then
+	source_gone=1
+fi
 if [ "$have_rustc" != "$want_rustc" ]; then
 	v=$(echo "$want_rustc" | awk '{ print $2 }')
 	problems+=("the kernel was built with '$want_rustc', but '$rustc' is '${have_rustc:-missing}'."
@@ -121,6 +131,12 @@ if [ $check_only = 1 ]; then
 	say "  $source_pkg $source_ver, $have_rustc and $have_bindgen are the ones needed"
 	[ ! -f "$entry/.ready" ] || "$here/kdir-check.sh" "$tree"
 	exit 0
+fi
+if [ $source_gone = 1 ]; then
+	echo "ashmem_linux: skipping $release: $source_pkg $headers_ver, which its Rust metadata is rebuilt" >&2
+	echo "  from, is not offered by your apt sources any more. Boot the newest kernel, or install" >&2
+	echo "  that source package by hand (snapshot.debian.org has every version)." >&2
+	exit 77
 fi
 [ ${#problems[@]} -eq 0 ] || refuse "${problems[@]}"
 
