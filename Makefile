@@ -34,8 +34,11 @@ SIGN_CERT ?=
 SIGN_HASH ?= sha256
 SIGN_FILE ?= $(KDIR)/scripts/sign-file
 
+# rustup's compilers, where the user has them. (libclang is found by bindgen
+# itself, or LIBCLANG_PATH from the environment: scripts/toolchain.sh sets it
+# for this project's test kernels. A fixed path here broke Debian sid's
+# bindgen, whose libclang is LLVM 21's.)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 
 .DEFAULT_GOAL := module
 

@@ -492,7 +492,7 @@ impl Region {
             file.mmap_shared(vma)
         } else {
             // A private mapping is anonymous: zero-filled, copy-on-write, not shared.
-            crate::shmem::mmap_private(vma);
+            file.mmap_private(vma);
             Ok(())
         }
     }

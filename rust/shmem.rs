@@ -295,6 +295,24 @@ impl ShmemFile {
         }
     }
 
+    /// Makes `vma`, a private mapping being set up on the region, anonymous: zero-filled and
+    /// copy-on-write, sharing nothing with the region's pages.
+    ///
+    /// Its file becomes this one, as for a shared mapping. The kernel merges a new mapping into
+    /// an adjacent one of the same file, flags and offsets without calling the driver's `mmap`:
+    /// had the VMA kept the device's file, a later `mmap` of the region next to it would skip the
+    /// size and prot-mask checks (`mmap` of `/dev/ashmem` never has this file).
+    pub(crate) fn mmap_private(&self, vma: &VmaNew) {
+        let vma = vma.as_ptr();
+        // SAFETY: `vma` is being set up by `mmap` with the mmap lock held, when the driver may
+        // set its file and operations; `vma_set_file` swaps its file reference for one to this
+        // live file, and no operations is what makes a VMA anonymous (`vma_set_anonymous()`).
+        unsafe {
+            bindings::vma_set_file(vma, self.file.as_ptr());
+            (*vma).vm_ops = core::ptr::null();
+        }
+    }
+
     /// Makes `vma`, a shared mapping being set up on the region, a mapping of this file.
     pub(crate) fn mmap_shared(&self, vma: &VmaNew) -> Result {
         let vma = vma.as_ptr();
@@ -346,14 +364,6 @@ impl Drop for InodeLock<'_> {
         // SAFETY: By the type invariant the lock is held, by us.
         unsafe { ashmem_inode_unlock(self.file.file.as_ptr().cast()) };
     }
-}
-
-/// Makes `vma`, a private mapping being set up on a region, anonymous: zero-filled and
-/// copy-on-write, sharing nothing with the region's pages.
-pub(crate) fn mmap_private(vma: &VmaNew) {
-    // SAFETY: `vma` is being set up by `mmap` with the mmap lock held, when the driver may set
-    // its operations; no operations is what makes a VMA anonymous (`vma_set_anonymous()`).
-    unsafe { (*vma.as_ptr()).vm_ops = core::ptr::null() };
 }
 
 /// Reads from `file` at `*pos` into `iov`, advancing `*pos`.

@@ -178,7 +178,7 @@ if [ ! -f "$entry/.ready" ]; then
 	if ! cmp -s "$kdir/.config" "$src/.config"; then
 		diff "$kdir/.config" "$src/.config" | grep '^[<>]' | head -n 10 >&2 || true
 		refuse "make olddefconfig changed $headers_pkg's config (above: < headers, > rebuilt):" \
-			"a tool differs from the kernel's build (compiler, rustc, bindgen, openssl, pahole)." \
+			"a tool differs from the kernel's build (compiler, rustc, bindgen and its libclang, openssl, pahole)." \
 			"Install the packages the kernel was built with (log: $log)"
 	fi
 	make -C "$src" RUSTC="$rustc" BINDGEN="$bindgen" -j"$(nproc)" prepare >>"$log" 2>&1 ||

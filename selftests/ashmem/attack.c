@@ -403,6 +403,40 @@ TEST(mremap_grown_private_mapping_reads_zeros_beyond_the_size)
 }
 
 /*
+ * The kernel merges a new mapping into an adjacent one of the same file,
+ * flags and offsets without calling the driver's mmap. A private mapping of
+ * a region must not be such a neighbour for a later mmap of the device:
+ * that mmap would skip the prot-mask check (found by the fuzzer, seed
+ * 0x753b522bf4da4730, processes mode).
+ */
+TEST(mmap_next_to_an_earlier_private_mapping_still_checks_the_mask)
+{
+	size_t pg = page_size();
+	char *room, *first, *next;
+	int fd = region_new("private-neighbour", 4 * pg);
+
+	ASSERT_LE(0, fd);
+	/* Room for four pages, the first two mapped from the region's start. */
+	room = mmap(NULL, 4 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_MAPPED(room);
+	first = mmap(room, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0);
+	ASSERT_TRUE(first == room);
+	ASSERT_EQ(0, munmap(room + 2 * pg, 2 * pg));
+	ASSERT_EQ(0, ioctl(fd, ASHMEM_SET_PROT_MASK, PROT_WRITE));
+	/* Right after it, at the next offset: the merge would fit exactly. */
+	next = mmap(room + 2 * pg, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+		    fd, 2 * pg);
+	EXPECT_TRUE(next == MAP_FAILED) {
+		TH_LOG("mapped with PROT_READ outside the mask, merged into the first mapping");
+		munmap(next, 2 * pg);
+	}
+	if (next == MAP_FAILED)
+		EXPECT_EQ(EPERM, errno);
+	munmap(first, 2 * pg);
+	close(fd);
+}
+
+/*
  * The length check is on the mapping's length; an offset moves the mapping
  * over the file. Either mmap refuses, or what lies past the size faults.
  */
