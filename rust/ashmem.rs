@@ -19,6 +19,7 @@ mod memcg;
 mod misc;
 mod pin;
 mod region;
+mod sched;
 mod shmem;
 mod uapi;
 

@@ -61,8 +61,6 @@ extern "C" {
     fn ashmem_next_possible_node(nid: c_int) -> c_int;
     /// The node a slab object is on.
     fn ashmem_obj_nid(obj: *const c_void) -> c_int;
-    /// `cond_resched()`.
-    fn ashmem_cond_resched();
     /// `kmem_cache_alloc_lru()` with `memcg` as the active memory cgroup.
     fn ashmem_lru_entry_alloc(
         cache: *mut c_void,
@@ -80,13 +78,6 @@ fn possible_nodes() -> impl Iterator<Item = c_int> {
         Some(unsafe { ashmem_next_possible_node(nid) })
     })
     .take_while(|&nid| nid >= 0)
-}
-
-/// Lets another task run if this kernel wants loops to offer that (a no-op on fully preemptible
-/// kernels). Call only where sleeping is allowed.
-pub(crate) fn yield_now() {
-    // SAFETY: The callers are in process context and hold no spinlock.
-    unsafe { ashmem_cond_resched() };
 }
 
 /// The list, the cache its entries come from, and the shrinker.
@@ -695,7 +686,7 @@ pub(crate) fn purge_all() -> usize {
                     break;
                 }
                 budget = budget.saturating_sub(scan.visited);
-                yield_now();
+                crate::sched::yield_now();
             }
         }
         LRU.ioctl_purged.fetch_add(freed, Relaxed);

@@ -45,7 +45,7 @@ impl Steps {
     fn step(&mut self) {
         self.0 += 1;
         if self.0 % YIELD_EVERY == 0 {
-            crate::lru::yield_now();
+            crate::sched::yield_now();
         }
     }
 }

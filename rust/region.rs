@@ -415,7 +415,7 @@ impl Region {
         state.spares = NodePool::new();
         while state.pins.remove_some(RELEASE_CHUNK) {
             drop(state);
-            crate::lru::yield_now();
+            crate::sched::yield_now();
             state = self.state.lock();
         }
     }
