@@ -51,7 +51,7 @@ impl kernel::InPlaceModule for AshmemModule {
         try_pin_init!(Self {
             // Both ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
-            _lru: lru::LruRegistration::register()?,
+            _lru: lru::LruRegistration::register::<region::Region>()?,
             _diag: diag::Diagnostics::new()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,

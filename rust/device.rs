@@ -80,7 +80,7 @@ fn purge_all_caches() -> Result<isize> {
     if !has_sys_admin() {
         return Err(EPERM);
     }
-    Ok(isize::try_from(crate::lru::purge_all()).unwrap_or(isize::MAX))
+    Ok(isize::try_from(crate::lru::purge_all::<Region>()).unwrap_or(isize::MAX))
 }
 
 /// Handles an ioctl from a 64-bit caller, or a 32-bit one whose argument is the same.

@@ -31,7 +31,7 @@ use kernel::{
 };
 
 use crate::{
-    lru::{CgroupPagesRef, LruEntry, Verdict, Victim},
+    lru::{CgroupPagesRef, LruEntry, RangeOwner, Verdict, Victim},
     memcg::Memcg,
     pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
@@ -420,40 +420,6 @@ impl Region {
         }
     }
 
-    /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
-    /// when the region or its backing inode is busy. A purge returns a reference that keeps the
-    /// region alive past its unlock, for the walk to drop once its borrow has ended.
-    pub(crate) fn purge(self: ArcBorrow<'_, Self>, victim: Victim<'_>) -> Verdict {
-        // The walk holds the list lock, which nests inside region locks: only try.
-        let Some(mut guard) = self.state.try_lock() else {
-            return victim.busy();
-        };
-        let state = &mut *guard;
-        // SAFETY: The region's lock is held.
-        let start = unsafe { victim.start() };
-        let end = match state.pins.purgeable(start) {
-            Some((end, entry)) if entry.is(&victim) => end,
-            _ => return victim.busy(),
-        };
-        let Some(backing) = &state.backing else {
-            return victim.busy();
-        };
-        // A write to the backing file holds its inode lock while it allocates.
-        let Some(inode) = backing.try_lock_inode() else {
-            return victim.busy();
-        };
-        // Once the lock is released below, the file may be released and drop its reference:
-        // keep the region alive until then.
-        let keep: Arc<Region> = self.into();
-        // SAFETY: The region's lock is held until the range is marked purged.
-        let isolated = unsafe { victim.isolate() };
-        inode.punch(start * PAGE_SIZE, end * PAGE_SIZE);
-        drop(inode);
-        let pages = state.pins.mark_purged(start).unwrap_or(0);
-        drop(guard);
-        isolated.purged(pages, keep)
-    }
-
     /// `ASHMEM_GET_PIN_STATUS`: whether any page of the range is unpinned.
     pub(crate) fn pin_status(&self, pin: AshmemPin) -> Result<isize> {
         let state = self.state.lock();
@@ -590,6 +556,48 @@ impl Region {
         seq_print!(m, "pinned:\t{}\n", pinned);
         seq_print!(m, "unpinned:\t{}\n", unpinned);
         seq_print!(m, "purged:\t{}\n", purged);
+    }
+}
+
+// SAFETY: A region lives in an `Arc` (`Region::new` is the only way to make one), and
+// `Region::release`, which takes all its ranges, with their entries, off the list, runs before
+// the reference its file holds is dropped (the type invariants); the only other references the
+// walk takes are those `try_purge` returns. `lru_pages`, given to every entry, is a field after
+// `state`, which holds the entries, so it is dropped after them. `Region` is the only
+// `RangeOwner`.
+unsafe impl RangeOwner for Region {
+    /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
+    /// when the region or its backing inode is busy. A purge returns a reference that keeps the
+    /// region alive past its unlock, for the walk to drop once its borrow has ended.
+    fn try_purge(self: ArcBorrow<'_, Self>, victim: Victim<'_, Self>) -> Verdict<Self> {
+        // The walk holds the list lock, which nests inside region locks: only try.
+        let Some(mut guard) = self.state.try_lock() else {
+            return victim.busy();
+        };
+        let state = &mut *guard;
+        // SAFETY: The region's lock is held.
+        let start = unsafe { victim.start() };
+        let end = match state.pins.purgeable(start) {
+            Some((end, entry)) if entry.is(&victim) => end,
+            _ => return victim.busy(),
+        };
+        let Some(backing) = &state.backing else {
+            return victim.busy();
+        };
+        // A write to the backing file holds its inode lock while it allocates.
+        let Some(inode) = backing.try_lock_inode() else {
+            return victim.busy();
+        };
+        // Once the lock is released below, the file may be released and drop its reference:
+        // keep the region alive until then.
+        let keep: Arc<Region> = self.into();
+        // SAFETY: The region's lock is held until the range is marked purged.
+        let isolated = unsafe { victim.isolate() };
+        inode.punch(start * PAGE_SIZE, end * PAGE_SIZE);
+        drop(inode);
+        let pages = state.pins.mark_purged(start).unwrap_or(0);
+        drop(guard);
+        isolated.purged(pages, keep)
     }
 }
 
