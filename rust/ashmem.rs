@@ -36,12 +36,13 @@ module! {
 }
 
 /// The loaded module: the misc device registration, the purge LRU with its shrinker, the
-/// diagnostics, and the backing file operations. Fields drop in order: the device goes first.
+/// registry of live regions, the diagnostics, and the backing file operations. Fields drop in order: the device goes first.
 #[pin_data]
 struct AshmemModule {
     #[pin]
     _device: misc::MiscRegistration,
     _lru: lru::LruRegistration,
+    _registry: region::registry::RegistryReady,
     _diag: diag::Diagnostics,
     _backing: shmem::BackingOpsReady,
 }
@@ -49,9 +50,10 @@ struct AshmemModule {
 impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            // Both ready before the device can be opened, so before any region exists.
+            // All ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
             _lru: lru::LruRegistration::register::<region::Region>()?,
+            _registry: region::registry::RegistryReady::init()?,
             _diag: diag::Diagnostics::new()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,

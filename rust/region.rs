@@ -30,6 +30,8 @@ use kernel::{
     sync::{aref::ARef, Arc, ArcBorrow, Mutex},
 };
 
+pub(crate) mod registry;
+
 use crate::{
     lru::{CgroupPagesRef, LruEntry, RangeOwner, Verdict, Victim},
     memcg::Memcg,
@@ -115,9 +117,9 @@ pub(crate) struct Region {
     /// The page counters the LRU entries of the region's ranges add to. After `state`: the
     /// entries there point into them, and are dropped first.
     lru_pages: CgroupPagesRef,
-    /// The region's id in the diagnostics registry.
+    /// The region's id, in fdinfo and the diagnostics; from the registry.
     id: u64,
-    /// Its place in the diagnostics registry, the only list a region is ever on.
+    /// Its place in the [`registry`], the only list a region is ever on.
     #[pin]
     registry_links: ListLinks,
     /// The task that opened the device.
@@ -127,15 +129,8 @@ pub(crate) struct Region {
     memcg: Memcg,
 }
 
-// The one `ListArc` of a region is made with it and held by the diagnostics registry.
-kernel::list::impl_list_arc_safe! {
-    impl ListArcSafe<0> for Region { untracked; }
-}
-kernel::list::impl_list_item! {
-    impl ListItem<0> for Region { using ListLinks { self.registry_links }; }
-}
-
 /// The task that created a region, as the diagnostics show it.
+#[derive(Clone, Copy)]
 pub(crate) struct Creator {
     /// Its thread group id, in the initial pid namespace.
     pub(crate) tgid: i32,
@@ -171,8 +166,10 @@ impl Creator {
     }
 }
 
-/// A region's figures, for the diagnostics.
-pub(crate) struct RegionStats {
+/// What the diagnostics show of a region: a copy, taken under its lock.
+pub(crate) struct RegionSummary {
+    pub(crate) id: u64,
+    pub(crate) creator: Creator,
     pub(crate) size: usize,
     pub(crate) name: RegionName,
     pub(crate) pinned: usize,
@@ -231,7 +228,7 @@ impl fmt::Display for Escaped<'_> {
 
 impl Region {
     /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
-    /// it to the diagnostics registry.
+    /// it to the registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
         // The opener is the creator: accounted allocations made now are charged to its cgroup.
         let memcg = Memcg::of_current();
@@ -249,7 +246,7 @@ impl Region {
                     spares: NodePool::new(),
                 }),
                 lru_pages,
-                id: crate::diag::new_id(),
+                id: registry::new_id(),
                 registry_links <- ListLinks::new(),
                 creator: Creator::current(),
                 memcg,
@@ -257,7 +254,7 @@ impl Region {
             GFP_KERNEL_ACCOUNT,
         )?;
         let region = listed.clone_arc();
-        crate::diag::register(listed);
+        registry::register(listed);
         Ok(region)
     }
 
@@ -283,21 +280,13 @@ impl Region {
         RegionName::of(&self.state.lock())
     }
 
-    /// The region's id in the diagnostics registry.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The task that created the region.
-    pub(crate) fn creator(&self) -> &Creator {
-        &self.creator
-    }
-
-    /// The region's figures now.
-    pub(crate) fn stats(&self) -> RegionStats {
+    /// What the diagnostics show of the region now.
+    pub(crate) fn summary(&self) -> RegionSummary {
         let state = self.state.lock();
         let (pinned, unpinned, purged) = state.page_counts();
-        RegionStats {
+        RegionSummary {
+            id: self.id,
+            creator: self.creator,
             size: state.size,
             name: RegionName::of(&state),
             pinned,
@@ -410,7 +399,7 @@ impl Region {
     /// reaches the region once the file's reference is gone. A region may have a million
     /// ranges: they go in chunks, the lock dropped and the CPU offered in between.
     pub(crate) fn release(&self) {
-        crate::diag::unregister(self);
+        registry::unregister(self);
         let mut state = self.state.lock();
         state.spares = NodePool::new();
         while state.pins.remove_some(RELEASE_CHUNK) {
