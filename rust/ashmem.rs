@@ -7,6 +7,20 @@
 //!
 //! The crate root is `ashmem.rs` rather than `ashmem_linux.rs` so that the module object,
 //! `ashmem_linux.ko`, can be composed of several objects.
+//!
+//! Layout: each module's documentation says what it owns and what it needs. Who uses whom
+//! (below the root, which sets everything up), with no cycle:
+//!
+//! - `fops`, the VFS edge: `device`, `region`, `shmem`; `misc`: `fops`;
+//! - `device`, the ioctls: `region`, `lru` (to purge everything), `uapi`;
+//! - `region`: `pin`, `lru`, `shmem`, `memcg`, `uapi`, `sched`; its `registry` of live regions
+//!   is a child module;
+//! - `diag`: `region` (the registry's [`region::RegionSummary`]s), `lru` (its counters), `fops`
+//!   (the `file_operations` wrapper);
+//! - `lru`: `pin` (the [`pin::RangeLink`] its entries are), `memcg`, `sched`; `pin`: `sched`;
+//! - `memcg`, `shmem`, `uapi`, `sched`: nothing of the driver.
+//!
+//! `lru` knows a region only as a [`lru::RangeOwner`], and `diag` only by its summary.
 
 use kernel::prelude::*;
 

@@ -4,6 +4,11 @@
 //!
 //! Arguments are copied from user space before a region's lock is taken, and results copied
 //! back after it is released, so a bad pointer fails with `EFAULT` and changes nothing.
+//!
+//! Owns: the device's name and mode, and the ioctl dispatch.
+//!
+//! Needs: [`Region`]'s operations; `lru`'s purge of every range, for `ASHMEM_PURGE_ALL_CACHES`;
+//! `uapi` for the numbers.
 
 use kernel::{
     bindings,

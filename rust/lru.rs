@@ -24,6 +24,20 @@
 //! inode, and passes over the entry when either is busy: an ioctl, or a write to the backing
 //! file, may hold them while it allocates and so waits for reclaim. It then takes the entry off
 //! the list and drops the list lock before freeing pages. Nothing allocates under either lock.
+//! The type-state of the walk keeps that order: a [`Victim`] (list lock held) becomes either a
+//! busy [`Verdict`] (lock still held), or, only with the region's lock held, an [`Isolated`]
+//! entry (list lock dropped) and then a purged [`Verdict`].
+//!
+//! Owns: the list, the cache of its entries and the shrinker ([`LruRegistration`]); the entries
+//! ([`LruEntry`], the [`RangeLink`] of a purgeable range); the walk and its type-state; the
+//! pages on the list ([`totals`], [`stats`]).
+//!
+//! Needs: from a region, only what the walk asks of an entry's owner, [`RangeOwner`]: purge this
+//! range under your lock, or say it is busy. The module never names the region type: the walk's
+//! callbacks are generic over the owner type, which the crate root picks when it registers the
+//! LRU (and `device` when it purges everything), so nothing is dispatched dynamically. From
+//! `memcg`, the [`Memcg`] entries are charged to and listed under; from `pin`, the
+//! [`RangeLink`] trait; from `sched`, yielding.
 
 mod totals;
 

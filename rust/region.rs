@@ -16,6 +16,16 @@
 //! itself and its cgroup's page counters by the creator as it opens the device, and the name,
 //! tree nodes, LRU entries and the backing file with that cgroup made the active one
 //! ([`Memcg::charge`]), whichever task holds the fd.
+//!
+//! Owns: a region's state and its lock; the operations on it (the ioctls, mmap, read, seek,
+//! fdinfo, release); the purge of one of its ranges, which the LRU walk asks for through
+//! [`RangeOwner`]; the [`registry`] of live regions, and what the diagnostics show of one
+//! ([`RegionSummary`]).
+//!
+//! Needs: `pin` for its unpinned ranges; `lru` for their entries, the page counters of its
+//! cgroup, and the walk's type-state; `shmem` for the backing file; `memcg` to charge its
+//! allocations; `uapi` for the ABI; `sched` to yield. Neither `lru` nor `diag` names `Region`:
+//! the LRU knows it as a [`RangeOwner`], the diagnostics by its [`RegionSummary`].
 
 use kernel::{
     fmt,
