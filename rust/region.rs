@@ -290,8 +290,8 @@ impl Region {
         RegionName::of(&self.state.lock())
     }
 
-    /// What the diagnostics show of the region now.
-    pub(crate) fn summary(&self) -> RegionSummary {
+    /// What the diagnostics show of the region now (read through the [`registry`]).
+    fn summary(&self) -> RegionSummary {
         let state = self.state.lock();
         let (pinned, unpinned, purged) = state.page_counts();
         RegionSummary {
