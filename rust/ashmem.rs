@@ -7,6 +7,20 @@
 //!
 //! The crate root is `ashmem.rs` rather than `ashmem_linux.rs` so that the module object,
 //! `ashmem_linux.ko`, can be composed of several objects.
+//!
+//! Layout: each module's documentation says what it owns and what it needs. Who uses whom
+//! (below the root, which sets everything up), with no cycle:
+//!
+//! - `fops`, the VFS edge: `device`, `region`, `shmem`; `misc`: `fops`;
+//! - `device`, the ioctls: `region`, `lru` (to purge everything), `uapi`;
+//! - `region`: `pin`, `lru`, `shmem`, `memcg`, `uapi`, `sched`; its `registry` of live regions
+//!   is a child module;
+//! - `diag`: `region` (the registry's [`region::RegionSummary`]s), `lru` (its counters), `fops`
+//!   (the `file_operations` wrapper);
+//! - `lru`: `pin` (the [`pin::RangeLink`] its entries are), `memcg`, `sched`; `pin`: `sched`;
+//! - `memcg`, `shmem`, `uapi`, `sched`: nothing of the driver.
+//!
+//! `lru` knows a region only as a [`lru::RangeOwner`], and `diag` only by its summary.
 
 use kernel::prelude::*;
 
@@ -19,6 +33,7 @@ mod memcg;
 mod misc;
 mod pin;
 mod region;
+mod sched;
 mod shmem;
 mod uapi;
 
@@ -35,12 +50,13 @@ module! {
 }
 
 /// The loaded module: the misc device registration, the purge LRU with its shrinker, the
-/// diagnostics, and the backing file operations. Fields drop in order: the device goes first.
+/// registry of live regions, the diagnostics, and the backing file operations. Fields drop in order: the device goes first.
 #[pin_data]
 struct AshmemModule {
     #[pin]
     _device: misc::MiscRegistration,
     _lru: lru::LruRegistration,
+    _registry: region::registry::RegistryReady,
     _diag: diag::Diagnostics,
     _backing: shmem::BackingOpsReady,
 }
@@ -48,9 +64,10 @@ struct AshmemModule {
 impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            // Both ready before the device can be opened, so before any region exists.
+            // All ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
-            _lru: lru::LruRegistration::register()?,
+            _lru: lru::LruRegistration::register::<region::Region>()?,
+            _registry: region::registry::RegistryReady::init()?,
             _diag: diag::Diagnostics::new()?,
             _device <- misc::MiscRegistration::register(
                 device::DEVICE_NAME,

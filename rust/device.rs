@@ -4,6 +4,11 @@
 //!
 //! Arguments are copied from user space before a region's lock is taken, and results copied
 //! back after it is released, so a bad pointer fails with `EFAULT` and changes nothing.
+//!
+//! Owns: the device's name and mode, and the ioctl dispatch.
+//!
+//! Needs: [`Region`]'s operations; `lru`'s purge of every range, for `ASHMEM_PURGE_ALL_CACHES`;
+//! `uapi` for the numbers.
 
 use kernel::{
     bindings,
@@ -80,7 +85,7 @@ fn purge_all_caches() -> Result<isize> {
     if !has_sys_admin() {
         return Err(EPERM);
     }
-    Ok(isize::try_from(crate::lru::purge_all()).unwrap_or(isize::MAX))
+    Ok(isize::try_from(crate::lru::purge_all::<Region>()).unwrap_or(isize::MAX))
 }
 
 /// Handles an ioctl from a 64-bit caller, or a 32-bit one whose argument is the same.

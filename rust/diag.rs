@@ -1,100 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Diagnostics: a registry of the live regions, and `ashmem/summary` in debugfs (root only).
+//! Diagnostics: `ashmem/summary` in debugfs (root only).
 //!
 //! The summary gives the totals (regions, bytes reserved, pages resident, pinned, unpinned and
 //! purged, LRU pages, shrinker scans, pages purged by the shrinker and by
 //! `ASHMEM_PURGE_ALL_CACHES`) and one line per region: id, creator tgid and comm, size, resident,
-//! pinned, unpinned and purged pages, name (comm and name escaped as in fdinfo). Reading it copies
-//! the registry's references out under the registry lock, with the memory allocated before, and
-//! then takes each region's lock for a moment: it never holds a lock that the shrinker waits on,
-//! and the registry lock is held only as long as it takes to copy pointers.
+//! pinned, unpinned and purged pages, name (comm and name escaped as in fdinfo).
 //!
 //! The summary's `file_operations` are our own, with `owner` set: an open summary holds a
 //! module reference, so `rmmod` is refused until it is closed (the kernel crate's debugfs files
 //! have no owner, and closing one after the module was removed called into freed memory).
-
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+//!
+//! Owns: the debugfs directory, the summary file and its operations, and the summary's text.
+//!
+//! Needs: a [`RegionSummary`] of each live region, from the region [`registry`] (reading them
+//! never holds a lock the shrinker waits on); the LRU's counters ([`crate::lru::stats`]); and
+//! [`FileOperations`], for its table. It never sees a region itself.
 
 use kernel::{
-    alloc::KVVec,
     bindings,
     ffi::{c_int, c_void},
     fmt,
-    list::{List, ListArc},
     prelude::*,
     seq_file::SeqFile,
     seq_print,
-    sync::Arc,
 };
 
 use crate::{
     fops::FileOperations,
-    region::{Escaped, Region, RegionStats},
+    region::{registry, Escaped, RegionSummary},
     THIS_MODULE,
 };
-
-/// The live regions, linked through the regions themselves, so that adding one allocates
-/// nothing.
-struct Registry {
-    list: List<Region>,
-    len: usize,
-}
-
-kernel::sync::global_lock! {
-    // SAFETY: `Diagnostics::new` calls `init` at module load, before the device is registered
-    // and so before any region exists.
-    unsafe(uninit) static REGIONS: Mutex<Registry> = Registry { list: List::new(), len: 0 };
-}
-
-/// The id of the next region.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// An id for a new region.
-pub(crate) fn new_id() -> u64 {
-    NEXT_ID.fetch_add(1, Relaxed)
-}
-
-/// Adds a new region to the registry, which keeps its `ListArc`.
-pub(crate) fn register(region: ListArc<Region>) {
-    let mut registry = REGIONS.lock();
-    registry.list.push_back(region);
-    registry.len += 1;
-}
-
-/// Removes a region from the registry, when its file is released.
-pub(crate) fn unregister(region: &Region) {
-    let removed = {
-        let mut registry = REGIONS.lock();
-        // SAFETY: The registry's list is the only list of regions there is (the only one with
-        // `Region`'s list id), so `region` is on it or on none.
-        let removed = unsafe { registry.list.remove(region) };
-        if removed.is_some() {
-            registry.len -= 1;
-        }
-        removed
-    };
-    // The reference is dropped without the lock held.
-    drop(removed);
-}
-
-/// References to the live regions, in the order they were made (by id); at most as many as
-/// there were when the copy began.
-fn snapshot() -> Result<KVVec<Arc<Region>>> {
-    let len = REGIONS.lock().len;
-    let mut regions = KVVec::with_capacity(len, GFP_KERNEL)?;
-    {
-        let registry = REGIONS.lock();
-        for region in registry.list.iter().take(len) {
-            // Within the capacity reserved above: no allocation happens.
-            regions.push(region.into(), GFP_NOWAIT)?;
-        }
-    }
-    // Regions are listed as they were registered, which two racing opens may do out of the
-    // order of their ids.
-    regions.sort_unstable_by_key(|region: &Arc<Region>| region.id());
-    Ok(regions)
-}
 
 /// The debugfs directory and its summary file; removed when dropped.
 ///
@@ -112,11 +48,8 @@ unsafe impl Send for Diagnostics {}
 unsafe impl Sync for Diagnostics {}
 
 impl Diagnostics {
-    /// Sets up the registry and creates `ashmem/summary` in debugfs. Called once, at module load,
-    /// before the device is registered. Without debugfs there is no summary, only the registry.
+    /// Creates `ashmem/summary` in debugfs. Without debugfs there is no summary.
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: Called once, from module init, before any region can exist.
-        unsafe { REGIONS.init() };
         // INVARIANT: null, an error, or the directory made here.
         Ok(Self { dir: create_dir() })
     }
@@ -201,39 +134,23 @@ impl fmt::Display for Summary {
     }
 }
 
-/// One line of the summary's region list.
-struct Line {
-    region: Arc<Region>,
-    stats: RegionStats,
-}
-
 fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let Ok(regions) = snapshot() else {
+    let Ok(regions) = registry::summaries() else {
         return writeln!(f, "error:\tout of memory");
     };
-    let Ok(mut lines) = KVVec::<Line>::with_capacity(regions.len(), GFP_KERNEL) else {
-        return writeln!(f, "error:\tout of memory");
-    };
-    for region in regions {
-        let stats = region.stats();
-        // Within the capacity reserved above.
-        if lines.push(Line { region, stats }, GFP_NOWAIT).is_err() {
-            break;
-        }
-    }
     // Sizes are whatever SET_SIZE was given, up to `usize::MAX` each: the totals saturate.
-    let sum = |field: fn(&RegionStats) -> usize| -> usize {
-        lines
-            .iter()
-            .fold(0, |total: usize, l| total.saturating_add(field(&l.stats)))
+    let sum = |field: fn(&RegionSummary) -> usize| -> usize {
+        regions.iter().fold(0, |total: usize, region| {
+            total.saturating_add(field(region))
+        })
     };
     let lru = crate::lru::stats();
-    writeln!(f, "regions:\t{}", lines.len())?;
-    writeln!(f, "bytes_reserved:\t{}", sum(|s| s.size))?;
-    writeln!(f, "pages_resident:\t{}", sum(|s| s.resident))?;
-    writeln!(f, "pages_pinned:\t{}", sum(|s| s.pinned))?;
-    writeln!(f, "pages_unpinned:\t{}", sum(|s| s.unpinned))?;
-    writeln!(f, "pages_purged:\t{}", sum(|s| s.purged))?;
+    writeln!(f, "regions:\t{}", regions.len())?;
+    writeln!(f, "bytes_reserved:\t{}", sum(|region| region.size))?;
+    writeln!(f, "pages_resident:\t{}", sum(|region| region.resident))?;
+    writeln!(f, "pages_pinned:\t{}", sum(|region| region.pinned))?;
+    writeln!(f, "pages_unpinned:\t{}", sum(|region| region.unpinned))?;
+    writeln!(f, "pages_purged:\t{}", sum(|region| region.purged))?;
     writeln!(f, "lru_pages:\t{}", lru.pages)?;
     writeln!(f, "shrinker_scans:\t{}", lru.scans)?;
     writeln!(f, "shrinker_pages_purged:\t{}", lru.shrinker_purged)?;
@@ -242,21 +159,19 @@ fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f,
         "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\tname"
     )?;
-    for line in &lines {
-        let s = &line.stats;
-        let creator = line.region.creator();
+    for region in &regions {
         // `fmt!` rather than `format_args!`: `Escaped` is a `kernel::fmt::Display`.
         f.write_fmt(fmt!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            line.region.id(),
-            creator.tgid,
-            Escaped(creator.comm()),
-            s.size,
-            s.resident,
-            s.pinned,
-            s.unpinned,
-            s.purged,
-            Escaped(s.name.as_bytes()),
+            region.id,
+            region.creator.tgid,
+            Escaped(region.creator.comm()),
+            region.size,
+            region.resident,
+            region.pinned,
+            region.unpinned,
+            region.purged,
+            Escaped(region.name.as_bytes()),
         ))?;
     }
     Ok(())

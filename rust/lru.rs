@@ -24,6 +24,20 @@
 //! inode, and passes over the entry when either is busy: an ioctl, or a write to the backing
 //! file, may hold them while it allocates and so waits for reclaim. It then takes the entry off
 //! the list and drops the list lock before freeing pages. Nothing allocates under either lock.
+//! The type-state of the walk keeps that order: a [`Victim`] (list lock held) becomes either a
+//! busy [`Verdict`] (lock still held), or, only with the region's lock held, an [`Isolated`]
+//! entry (list lock dropped) and then a purged [`Verdict`].
+//!
+//! Owns: the list, the cache of its entries and the shrinker ([`LruRegistration`]); the entries
+//! ([`LruEntry`], the [`RangeLink`] of a purgeable range); the walk and its type-state; the
+//! pages on the list ([`totals`], [`stats`]).
+//!
+//! Needs: from a region, only what the walk asks of an entry's owner, [`RangeOwner`]: purge this
+//! range under your lock, or say it is busy. The module never names the region type: the walk's
+//! callbacks are generic over the owner type, which the crate root picks when it registers the
+//! LRU (and `device` when it purges everything), so nothing is dispatched dynamically. From
+//! `memcg`, the [`Memcg`] entries are charged to and listed under; from `pin`, the
+//! [`RangeLink`] trait; from `sched`, yielding.
 
 mod totals;
 
@@ -43,7 +57,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{memcg::Memcg, pin::RangeLink, region::Region};
+use crate::{memcg::Memcg, pin::RangeLink};
 
 pub(crate) use totals::CgroupPagesRef;
 use totals::NodePages;
@@ -61,8 +75,6 @@ extern "C" {
     fn ashmem_next_possible_node(nid: c_int) -> c_int;
     /// The node a slab object is on.
     fn ashmem_obj_nid(obj: *const c_void) -> c_int;
-    /// `cond_resched()`.
-    fn ashmem_cond_resched();
     /// `kmem_cache_alloc_lru()` with `memcg` as the active memory cgroup.
     fn ashmem_lru_entry_alloc(
         cache: *mut c_void,
@@ -80,13 +92,6 @@ fn possible_nodes() -> impl Iterator<Item = c_int> {
         Some(unsafe { ashmem_next_possible_node(nid) })
     })
     .take_while(|&nid| nid >= 0)
-}
-
-/// Lets another task run if this kernel wants loops to offer that (a no-op on fully preemptible
-/// kernels). Call only where sleeping is allowed.
-pub(crate) fn yield_now() {
-    // SAFETY: The callers are in process context and hold no spinlock.
-    unsafe { ashmem_cond_resched() };
 }
 
 /// The list, the cache its entries come from, and the shrinker.
@@ -191,9 +196,10 @@ pub(crate) fn stats() -> LruStats {
 pub(crate) struct LruRegistration(());
 
 impl LruRegistration {
-    /// Sets up the list, the entry cache and the shrinker. Called once, at module load, before
-    /// the device is registered.
-    pub(crate) fn register() -> Result<Self> {
+    /// Sets up the list, the entry cache and the shrinker, whose scans purge ranges of `O`s,
+    /// the one [`RangeOwner`] type. Called once, at module load, before the device is
+    /// registered.
+    pub(crate) fn register<O: RangeOwner>() -> Result<Self> {
         static DONE: AtomicBool = AtomicBool::new(false);
         if DONE.swap(true, Relaxed) {
             return Err(EBUSY);
@@ -240,7 +246,7 @@ impl LruRegistration {
         // INVARIANT: the list, the cache and the shrinker are all set up.
         unsafe {
             (*shrinker).count_objects = Some(count_pages);
-            (*shrinker).scan_objects = Some(scan_pages);
+            (*shrinker).scan_objects = Some(scan_pages::<O>);
             bindings::shrinker_register(shrinker);
         }
         Ok(Self(()))
@@ -267,23 +273,45 @@ fn count_change(node: &NodePages, delta: isize) {
     LRU.pages.add(delta);
 }
 
+/// The owner of the ranges whose entries are on the list: a region. The purge walk finds an
+/// entry with the list lock held and hands it to its owner as a [`Victim`]; the owner either
+/// leaves it ([`Victim::busy`]), or, holding its own lock, takes it off the list
+/// ([`Victim::isolate`]), frees the range's pages and says how many ([`Isolated::purged`]).
+///
+/// # Safety
+///
+/// An implementor guarantees that
+/// - every value of the type lives in an [`Arc`], and takes the entries of its ranges off the
+///   list before the last reference to it (other than one the walk took) is dropped;
+/// - it holds the [`CgroupPagesRef`] it gives [`LruEntry::new`] until after the entries made
+///   with it are dropped;
+/// - it is the only type that implements this trait: the list has one walk callback, made by
+///   [`LruRegistration::register`] for one owner type, and every entry's owner is taken to be
+///   of that type.
+pub(crate) unsafe trait RangeOwner: Send + Sync + Sized {
+    /// Purges the range of `victim`, an entry of this owner that the walk found, if the owner's
+    /// lock (and whatever else purging takes) can be had without waiting; leaves it otherwise.
+    /// The walk holds the list lock, which nests inside the owner's lock: only try it.
+    fn try_purge(self: ArcBorrow<'_, Self>, victim: Victim<'_, Self>) -> Verdict<Self>;
+}
+
 /// An entry as the list sees it.
 #[repr(C)]
 struct EntryData {
     /// The list node. First, so that the list's pointer to it is a pointer to the entry.
     link: Opaque<bindings::list_head>,
-    /// The region whose range this is; never changes.
-    region: *const Region,
-    /// The page counter of the region's cgroup for the node the entry is listed on (that of
+    /// The owner of the range, of the one [`RangeOwner`] type; never changes.
+    owner: *const (),
+    /// The page counter of the owner's cgroup for the node the entry is listed on (that of
     /// its memory); never changes.
     node_pages: *const NodePages,
-    /// First page of the range; read and written with the region's lock held.
+    /// First page of the range; read and written with the owner's lock held.
     start: usize,
-    /// Pages of the range; written with the region's lock held, read by scans that hold only
+    /// Pages of the range; written with the owner's lock held, read by scans that hold only
     /// the list lock.
     pages: AtomicUsize,
     /// Whether the entry was put on the list and not yet taken off; read and written with the
-    /// region's lock held.
+    /// owner's lock held.
     linked: bool,
 }
 
@@ -292,23 +320,26 @@ struct EntryData {
 /// # Invariants
 ///
 /// `ptr` points to an initialised `EntryData` allocated from `LRU.cache` and owned by this
-/// value. Its region lives in an `Arc` and takes its ranges, with their entries, off the list
-/// before that `Arc` is dropped; the region also holds the [`CgroupPagesRef`] that
-/// `node_pages` points into, and drops it only after its entries. While `linked` is set the
-/// entry is on the list, and its pages are counted on `node_pages`.
+/// value. Its owner is a [`RangeOwner`], so it lives in an `Arc` and takes its ranges, with
+/// their entries, off the list before that `Arc` is dropped, and it holds the
+/// [`CgroupPagesRef`] that `node_pages` points into until after its entries are dropped. While
+/// `linked` is set the entry is on the list, and its pages are counted on `node_pages`.
 pub(crate) struct LruEntry {
     ptr: NonNull<EntryData>,
 }
 
 // SAFETY: The entry belongs to its range; the fields others touch are atomic, or guarded by the
-// region's lock or the list lock.
+// owner's lock or the list lock.
 unsafe impl Send for LruEntry {}
 
 impl LruEntry {
-    /// A new entry, not yet on the list, for a range of `region`, which must live in an `Arc`
-    /// and hold `pages` until its entries are gone. It is charged to `memcg`, the region's, and
-    /// will be listed under it.
-    pub(crate) fn new(region: &Region, memcg: &Memcg, pages: &CgroupPagesRef) -> Result<Self> {
+    /// A new entry, not yet on the list, for a range of `owner`, which holds `pages` (see
+    /// [`RangeOwner`]). It is charged to `memcg`, the owner's, and will be listed under it.
+    pub(crate) fn new<O: RangeOwner>(
+        owner: &O,
+        memcg: &Memcg,
+        pages: &CgroupPagesRef,
+    ) -> Result<Self> {
         let cache = LRU.cache.load(Relaxed);
         if cache.is_null() {
             return Err(ENODEV);
@@ -329,11 +360,12 @@ impl LruEntry {
             return Err(EINVAL);
         };
         // SAFETY: `entry` is a new allocation with the size and alignment of `EntryData`.
-        // INVARIANT: initialised, owned, not on the list; `node_pages` belongs to `pages`.
+        // INVARIANT: initialised, owned, not on the list; `node_pages` belongs to `pages`; the
+        // owner is a `RangeOwner`.
         unsafe {
             entry.write(EntryData {
                 link: Opaque::uninit(),
-                region,
+                owner: ptr::from_ref(owner).cast(),
                 node_pages,
                 start: 0,
                 pages: AtomicUsize::new(0),
@@ -345,7 +377,7 @@ impl LruEntry {
     }
 
     /// Whether this is the entry the walk found.
-    pub(crate) fn is(&self, victim: &Victim<'_>) -> bool {
+    pub(crate) fn is<O>(&self, victim: &Victim<'_, O>) -> bool {
         ptr::eq(self.ptr.as_ptr(), victim.entry)
     }
 
@@ -361,7 +393,7 @@ impl RangeLink for LruEntry {
         let pages = end - start;
         let node_pages = self.node_pages();
         // SAFETY: By the type invariant `entry` is valid. `&mut self` means the caller owns the
-        // range, so it holds the region's lock, which guards `start` and `linked`. The list
+        // range, so it holds the owner's lock, which guards `start` and `linked`. The list
         // functions lock the list.
         unsafe {
             (*entry).start = start;
@@ -380,9 +412,9 @@ impl RangeLink for LruEntry {
     fn unplace(&mut self) {
         let entry = self.ptr.as_ptr();
         let node_pages = self.node_pages();
-        // SAFETY: By the type invariant `entry` is valid. `&mut self` means its owner holds the
-        // region's lock, which guards `linked`, or never put it on the list. The walk may have
-        // isolated it meanwhile (and cleared `linked` under the region's lock): the list
+        // SAFETY: By the type invariant `entry` is valid. `&mut self` means the caller holds the
+        // owner's lock, which guards `linked`, or never put it on the list. The walk may have
+        // isolated it meanwhile (and cleared `linked` under the owner's lock): the list
         // function locks the list and says whether it was still there.
         unsafe {
             if (*entry).linked {
@@ -438,45 +470,47 @@ impl Scan {
     }
 }
 
-/// An entry the walk is looking at, with its list's lock held.
+/// An entry of an `O` the walk is looking at, with its list's lock held.
 ///
 /// # Invariants
 ///
 /// The walk that made this holds the lock of `list`, and `entry` is on that list.
-pub(crate) struct Victim<'a> {
+pub(crate) struct Victim<'a, O> {
     entry: *mut EntryData,
     list: *mut bindings::list_lru_one,
     _walk: PhantomData<&'a mut Scan>,
+    _owner: PhantomData<fn() -> O>,
 }
 
 /// What the walk does with an entry: leave it (list lock still held), or count it purged (entry
-/// off the list, list lock dropped). When the region must be kept alive past its unlock, the
-/// reference comes along, to be dropped once nothing borrows the region any more.
-pub(crate) struct Verdict {
+/// off the list, list lock dropped). When the owner must be kept alive past its unlock, the
+/// reference comes along, to be dropped once nothing borrows the owner any more.
+pub(crate) struct Verdict<O> {
     status: bindings::lru_status,
     freed: usize,
     passed: usize,
-    keep: Option<Arc<Region>>,
+    keep: Option<Arc<O>>,
 }
 
-/// An entry taken off the list by [`Victim::isolate`]; the list lock is no longer held.
-pub(crate) struct Isolated(());
+/// An entry of an `O` taken off the list by [`Victim::isolate`]; the list lock is no longer
+/// held.
+pub(crate) struct Isolated<O>(PhantomData<fn() -> O>);
 
-impl Victim<'_> {
+impl<O> Victim<'_, O> {
     /// The first page of the entry's range.
     ///
     /// # Safety
     ///
-    /// The caller holds the lock of the entry's region.
+    /// The caller holds the lock of the entry's owner.
     pub(crate) unsafe fn start(&self) -> usize {
         // SAFETY: By the type invariant the entry is on the list, so alive; by the caller's
         // guarantee `start` is not being written.
         unsafe { (*self.entry).start }
     }
 
-    /// Leaves the entry for a later walk: its region or inode is busy. It goes to the tail, so
+    /// Leaves the entry for a later walk: its owner or inode is busy. It goes to the tail, so
     /// the walk does not meet it again at once.
-    pub(crate) fn busy(self) -> Verdict {
+    pub(crate) fn busy(self) -> Verdict<O> {
         // SAFETY: By the type invariant the entry is on the list, so alive; `pages` is atomic.
         let pages = unsafe { (*self.entry).pages.load(Relaxed) };
         Verdict {
@@ -491,14 +525,14 @@ impl Victim<'_> {
     ///
     /// # Safety
     ///
-    /// The caller holds the lock of the entry's region, and keeps it until the range is marked
+    /// The caller holds the lock of the entry's owner, and keeps it until the range is marked
     /// purged (which drops the entry).
-    pub(crate) unsafe fn isolate(self) -> Isolated {
+    pub(crate) unsafe fn isolate(self) -> Isolated<O> {
         let entry = self.entry;
         // SAFETY: By the type invariant the list is locked and the entry on it; by the caller's
         // guarantee `linked` may be written, and the entry, with its counter, is alive. The lock
         // is dropped last: from then on the entry is reached only through its range, under the
-        // region's lock.
+        // owner's lock.
         unsafe {
             bindings::list_lru_isolate(self.list, Opaque::cast_into(&raw const (*entry).link));
             // INVARIANT: off the list, and no longer counted.
@@ -509,14 +543,14 @@ impl Victim<'_> {
             );
             bindings::spin_unlock(&raw mut (*self.list).lock);
         }
-        Isolated(())
+        Isolated(PhantomData)
     }
 }
 
-impl Isolated {
-    /// The range's `pages` were freed; `keep` is the reference that kept the region alive after
+impl<O> Isolated<O> {
+    /// The range's `pages` were freed; `keep` is the reference that kept the owner alive after
     /// its unlock.
-    pub(crate) fn purged(self, pages: usize, keep: Arc<Region>) -> Verdict {
+    pub(crate) fn purged(self, pages: usize, keep: Arc<O>) -> Verdict<O> {
         // The list lock was dropped: the walk must start again from the head.
         Verdict {
             status: bindings::lru_status::LRU_REMOVED_RETRY,
@@ -527,29 +561,30 @@ impl Isolated {
     }
 }
 
-/// Walk callback: purges the range of one entry.
+/// Walk callback: purges the range of one entry, whose owner is an `O`.
 ///
 /// # Safety
 ///
 /// Called by a list walk of [`walk`] with the lock of `list` held, `item` on it, and `arg` the
 /// walk's [`Scan`].
-unsafe extern "C" fn purge_entry(
+unsafe extern "C" fn purge_entry<O: RangeOwner>(
     item: *mut bindings::list_head,
     list: *mut bindings::list_lru_one,
     arg: *mut c_void,
 ) -> bindings::lru_status {
     let entry = item.cast::<EntryData>();
     let verdict = {
-        // SAFETY: The entry is on the list, whose lock is held, so its region has not yet taken
-        // its ranges off the list: the region is alive and its file holds a reference to it.
-        // Entries are made only for regions in an `Arc`. The borrow ends with this block;
-        // should the region need to outlive its unlock, the verdict holds a reference of its own.
-        let region = unsafe { ArcBorrow::from_raw((*entry).region) };
+        // SAFETY: The entry is on the list, whose lock is held. Its owner is an `O`, the one
+        // `RangeOwner` type, so it lives in an `Arc`, and has not yet taken its ranges off the
+        // list: a reference to it is still held. The borrow ends with this block; should the
+        // owner need to outlive its unlock, the verdict holds a reference of its own.
+        let owner = unsafe { ArcBorrow::from_raw((*entry).owner.cast::<O>()) };
         // INVARIANT: the caller holds the list lock, and `entry` is on the list.
-        region.purge(Victim {
+        owner.try_purge(Victim {
             entry,
             list,
             _walk: PhantomData,
+            _owner: PhantomData,
         })
     };
     // SAFETY: By the caller's guarantee `arg` is the walk's `Scan`, which nothing else uses
@@ -564,15 +599,15 @@ unsafe extern "C" fn purge_entry(
     if scan.freed >= scan.want || scan.busy_left == 0 {
         scan.nr_to_walk = 0;
     }
-    // The last reference to the region may go here: the list lock was dropped with the entry
+    // The last reference to the owner may go here: the list lock was dropped with the entry
     // (a busy verdict holds none), and the borrow above has ended.
     drop(verdict.keep);
     verdict.status
 }
 
 /// Purges from the oldest entries of the list of `memcg` on node `nid` (`None`: of every
-/// cgroup), until `scan` says stop.
-fn walk(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, scan: &mut Scan) {
+/// cgroup), until `scan` says stop. The entries' owners are `O`s.
+fn walk<O: RangeOwner>(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, scan: &mut Scan) {
     let scan: *mut Scan = scan;
     // SAFETY: The list is set up while regions exist, and a walk happens only then (from the
     // shrinker, registered after the list, or from an ioctl); `nid` is a possible node (the
@@ -584,14 +619,14 @@ fn walk(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, scan: &mut Scan) {
                 list(),
                 nid,
                 memcg,
-                Some(purge_entry),
+                Some(purge_entry::<O>),
                 scan.cast(),
                 &raw mut (*scan).nr_to_walk,
             ),
             None => bindings::list_lru_walk_node(
                 list(),
                 nid,
-                Some(purge_entry),
+                Some(purge_entry::<O>),
                 scan.cast(),
                 &raw mut (*scan).nr_to_walk,
             ),
@@ -625,12 +660,12 @@ unsafe extern "C" fn count_pages(
 /// Shrinker callback: purges the oldest ranges on the list of `sc`'s cgroup and node until
 /// `nr_to_scan` pages are freed, passing over at most [`SCAN_BUSY_LIMIT`] busy ones. Returns
 /// the pages freed, and sets `nr_scanned` to the pages looked at; stops reclaim asking again
-/// when nothing could be purged.
+/// when nothing could be purged. The ranges' owners are `O`s.
 ///
 /// # Safety
 ///
 /// Called by the shrinker core with a valid `sc`.
-unsafe extern "C" fn scan_pages(
+unsafe extern "C" fn scan_pages<O: RangeOwner>(
     _shrinker: *mut bindings::shrinker,
     sc: *mut bindings::shrink_control,
 ) -> c_ulong {
@@ -651,7 +686,7 @@ unsafe extern "C" fn scan_pages(
         entries.min(want.saturating_add(SCAN_BUSY_LIMIT)),
         SCAN_BUSY_LIMIT,
     );
-    walk(sc.nid, Some(sc.memcg), &mut scan);
+    walk::<O>(sc.nid, Some(sc.memcg), &mut scan);
     LRU.shrinker_purged.fetch_add(scan.freed, Relaxed);
     if scan.freed == 0 {
         // Nothing on the list, or only busy ranges: asking again at once would find the same.
@@ -674,9 +709,10 @@ const PURGE_ALL_CHUNK: usize = 1024;
 /// and would otherwise be found again and again. A walk covers at most [`PURGE_ALL_CHUNK`]
 /// entries and stops after passing over [`SCAN_BUSY_LIMIT`] (the list lock is held from one
 /// purge to the next), so the lock is never held for long, and the task yields between walks.
-/// A range whose region or inode stays busy through all passes is left on the list; so are
-/// ranges unpinned while the passes run.
-pub(crate) fn purge_all() -> usize {
+/// A range whose owner or inode stays busy through all passes is left on the list; so are
+/// ranges unpinned while the passes run. The ranges' owners are `O`s, the one [`RangeOwner`]
+/// type.
+pub(crate) fn purge_all<O: RangeOwner>() -> usize {
     let before = LRU.pages.get();
     for _ in 0..PURGE_ALL_PASSES {
         if LRU.pages.get() == 0 {
@@ -689,13 +725,13 @@ pub(crate) fn purge_all() -> usize {
             let mut budget = unsafe { bindings::list_lru_count_node(list(), nid) };
             while budget > 0 {
                 let mut scan = Scan::new(usize::MAX, budget.min(PURGE_ALL_CHUNK), SCAN_BUSY_LIMIT);
-                walk(nid, None, &mut scan);
+                walk::<O>(nid, None, &mut scan);
                 freed += scan.freed;
                 if scan.visited == 0 {
                     break;
                 }
                 budget = budget.saturating_sub(scan.visited);
-                yield_now();
+                crate::sched::yield_now();
             }
         }
         LRU.ioctl_purged.fetch_add(freed, Relaxed);

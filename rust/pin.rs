@@ -25,6 +25,12 @@
 //!
 //! An operation may remove a million ranges: its loops yield every [`YIELD_EVERY`] steps on
 //! kernels that want that (the caller holds only a mutex).
+//!
+//! Owns: [`PinRanges`], [`NodePool`], and the [`RangeLink`] trait that a purgeable range's link
+//! implements.
+//!
+//! Needs: `sched`, to yield; nothing else of the driver. The LRU entry is a [`RangeLink`] this
+//! module never names, so the KUnit tests below run it with a link of their own.
 
 use kernel::{
     prelude::*,
@@ -45,7 +51,7 @@ impl Steps {
     fn step(&mut self) {
         self.0 += 1;
         if self.0 % YIELD_EVERY == 0 {
-            crate::lru::yield_now();
+            crate::sched::yield_now();
         }
     }
 }

@@ -16,6 +16,16 @@
 //! itself and its cgroup's page counters by the creator as it opens the device, and the name,
 //! tree nodes, LRU entries and the backing file with that cgroup made the active one
 //! ([`Memcg::charge`]), whichever task holds the fd.
+//!
+//! Owns: a region's state and its lock; the operations on it (the ioctls, mmap, read, seek,
+//! fdinfo, release); the purge of one of its ranges, which the LRU walk asks for through
+//! [`RangeOwner`]; the [`registry`] of live regions, and what the diagnostics show of one
+//! ([`RegionSummary`]).
+//!
+//! Needs: `pin` for its unpinned ranges; `lru` for their entries, the page counters of its
+//! cgroup, and the walk's type-state; `shmem` for the backing file; `memcg` to charge its
+//! allocations; `uapi` for the ABI; `sched` to yield. Neither `lru` nor `diag` names `Region`:
+//! the LRU knows it as a [`RangeOwner`], the diagnostics by its [`RegionSummary`].
 
 use kernel::{
     fmt,
@@ -30,8 +40,10 @@ use kernel::{
     sync::{aref::ARef, Arc, ArcBorrow, Mutex},
 };
 
+pub(crate) mod registry;
+
 use crate::{
-    lru::{CgroupPagesRef, LruEntry, Verdict, Victim},
+    lru::{CgroupPagesRef, LruEntry, RangeOwner, Verdict, Victim},
     memcg::Memcg,
     pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
@@ -115,9 +127,9 @@ pub(crate) struct Region {
     /// The page counters the LRU entries of the region's ranges add to. After `state`: the
     /// entries there point into them, and are dropped first.
     lru_pages: CgroupPagesRef,
-    /// The region's id in the diagnostics registry.
+    /// The region's id, in fdinfo and the diagnostics; from the registry.
     id: u64,
-    /// Its place in the diagnostics registry, the only list a region is ever on.
+    /// Its place in the [`registry`], the only list a region is ever on.
     #[pin]
     registry_links: ListLinks,
     /// The task that opened the device.
@@ -127,15 +139,8 @@ pub(crate) struct Region {
     memcg: Memcg,
 }
 
-// The one `ListArc` of a region is made with it and held by the diagnostics registry.
-kernel::list::impl_list_arc_safe! {
-    impl ListArcSafe<0> for Region { untracked; }
-}
-kernel::list::impl_list_item! {
-    impl ListItem<0> for Region { using ListLinks { self.registry_links }; }
-}
-
 /// The task that created a region, as the diagnostics show it.
+#[derive(Clone, Copy)]
 pub(crate) struct Creator {
     /// Its thread group id, in the initial pid namespace.
     pub(crate) tgid: i32,
@@ -171,8 +176,10 @@ impl Creator {
     }
 }
 
-/// A region's figures, for the diagnostics.
-pub(crate) struct RegionStats {
+/// What the diagnostics show of a region: a copy, taken under its lock.
+pub(crate) struct RegionSummary {
+    pub(crate) id: u64,
+    pub(crate) creator: Creator,
     pub(crate) size: usize,
     pub(crate) name: RegionName,
     pub(crate) pinned: usize,
@@ -231,7 +238,7 @@ impl fmt::Display for Escaped<'_> {
 
 impl Region {
     /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
-    /// it to the diagnostics registry.
+    /// it to the registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
         // The opener is the creator: accounted allocations made now are charged to its cgroup.
         let memcg = Memcg::of_current();
@@ -249,7 +256,7 @@ impl Region {
                     spares: NodePool::new(),
                 }),
                 lru_pages,
-                id: crate::diag::new_id(),
+                id: registry::new_id(),
                 registry_links <- ListLinks::new(),
                 creator: Creator::current(),
                 memcg,
@@ -257,7 +264,7 @@ impl Region {
             GFP_KERNEL_ACCOUNT,
         )?;
         let region = listed.clone_arc();
-        crate::diag::register(listed);
+        registry::register(listed);
         Ok(region)
     }
 
@@ -283,21 +290,13 @@ impl Region {
         RegionName::of(&self.state.lock())
     }
 
-    /// The region's id in the diagnostics registry.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The task that created the region.
-    pub(crate) fn creator(&self) -> &Creator {
-        &self.creator
-    }
-
-    /// The region's figures now.
-    pub(crate) fn stats(&self) -> RegionStats {
+    /// What the diagnostics show of the region now (read through the [`registry`]).
+    fn summary(&self) -> RegionSummary {
         let state = self.state.lock();
         let (pinned, unpinned, purged) = state.page_counts();
-        RegionStats {
+        RegionSummary {
+            id: self.id,
+            creator: self.creator,
             size: state.size,
             name: RegionName::of(&state),
             pinned,
@@ -410,48 +409,14 @@ impl Region {
     /// reaches the region once the file's reference is gone. A region may have a million
     /// ranges: they go in chunks, the lock dropped and the CPU offered in between.
     pub(crate) fn release(&self) {
-        crate::diag::unregister(self);
+        registry::unregister(self);
         let mut state = self.state.lock();
         state.spares = NodePool::new();
         while state.pins.remove_some(RELEASE_CHUNK) {
             drop(state);
-            crate::lru::yield_now();
+            crate::sched::yield_now();
             state = self.state.lock();
         }
-    }
-
-    /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
-    /// when the region or its backing inode is busy. A purge returns a reference that keeps the
-    /// region alive past its unlock, for the walk to drop once its borrow has ended.
-    pub(crate) fn purge(self: ArcBorrow<'_, Self>, victim: Victim<'_>) -> Verdict {
-        // The walk holds the list lock, which nests inside region locks: only try.
-        let Some(mut guard) = self.state.try_lock() else {
-            return victim.busy();
-        };
-        let state = &mut *guard;
-        // SAFETY: The region's lock is held.
-        let start = unsafe { victim.start() };
-        let end = match state.pins.purgeable(start) {
-            Some((end, entry)) if entry.is(&victim) => end,
-            _ => return victim.busy(),
-        };
-        let Some(backing) = &state.backing else {
-            return victim.busy();
-        };
-        // A write to the backing file holds its inode lock while it allocates.
-        let Some(inode) = backing.try_lock_inode() else {
-            return victim.busy();
-        };
-        // Once the lock is released below, the file may be released and drop its reference:
-        // keep the region alive until then.
-        let keep: Arc<Region> = self.into();
-        // SAFETY: The region's lock is held until the range is marked purged.
-        let isolated = unsafe { victim.isolate() };
-        inode.punch(start * PAGE_SIZE, end * PAGE_SIZE);
-        drop(inode);
-        let pages = state.pins.mark_purged(start).unwrap_or(0);
-        drop(guard);
-        isolated.purged(pages, keep)
     }
 
     /// `ASHMEM_GET_PIN_STATUS`: whether any page of the range is unpinned.
@@ -590,6 +555,48 @@ impl Region {
         seq_print!(m, "pinned:\t{}\n", pinned);
         seq_print!(m, "unpinned:\t{}\n", unpinned);
         seq_print!(m, "purged:\t{}\n", purged);
+    }
+}
+
+// SAFETY: A region lives in an `Arc` (`Region::new` is the only way to make one), and
+// `Region::release`, which takes all its ranges, with their entries, off the list, runs before
+// the reference its file holds is dropped (the type invariants); the only other references the
+// walk takes are those `try_purge` returns. `lru_pages`, given to every entry, is a field after
+// `state`, which holds the entries, so it is dropped after them. `Region` is the only
+// `RangeOwner`.
+unsafe impl RangeOwner for Region {
+    /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
+    /// when the region or its backing inode is busy. A purge returns a reference that keeps the
+    /// region alive past its unlock, for the walk to drop once its borrow has ended.
+    fn try_purge(self: ArcBorrow<'_, Self>, victim: Victim<'_, Self>) -> Verdict<Self> {
+        // The walk holds the list lock, which nests inside region locks: only try.
+        let Some(mut guard) = self.state.try_lock() else {
+            return victim.busy();
+        };
+        let state = &mut *guard;
+        // SAFETY: The region's lock is held.
+        let start = unsafe { victim.start() };
+        let end = match state.pins.purgeable(start) {
+            Some((end, entry)) if entry.is(&victim) => end,
+            _ => return victim.busy(),
+        };
+        let Some(backing) = &state.backing else {
+            return victim.busy();
+        };
+        // A write to the backing file holds its inode lock while it allocates.
+        let Some(inode) = backing.try_lock_inode() else {
+            return victim.busy();
+        };
+        // Once the lock is released below, the file may be released and drop its reference:
+        // keep the region alive until then.
+        let keep: Arc<Region> = self.into();
+        // SAFETY: The region's lock is held until the range is marked purged.
+        let isolated = unsafe { victim.isolate() };
+        inode.punch(start * PAGE_SIZE, end * PAGE_SIZE);
+        drop(inode);
+        let pages = state.pins.mark_purged(start).unwrap_or(0);
+        drop(guard);
+        isolated.purged(pages, keep)
     }
 }
 
