@@ -39,9 +39,15 @@
 /*
  * The share of the kernel's slab growth that must be charged to the child.
  * What is not: slab pages' unused tails, per-CPU slabs, and whatever else
- * the guest allocated meanwhile (nothing much).
+ * the guest allocated meanwhile. The kernel's total moves by whole slab
+ * pages and with other activity: for the same 2,000 regions it grew by 215
+ * to 616 bytes a region in three runs on Debian's 7.3.4 kernel while the
+ * child's charge stayed at 477-481 bytes, so the share can fall to about
+ * 75% with nothing uncharged. The old module charged 25-30% (ranges,
+ * regions) or nothing (names, backing files); the floors per item below are
+ * the exact part of the check.
  */
-#define MIN_CHARGED_PERCENT	85
+#define MIN_CHARGED_PERCENT	60
 
 /* Bytes of slab memory in the whole kernel. */
 static long long slab_bytes(void)
