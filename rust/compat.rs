@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What differs between the kernel versions this module builds on, and nothing else (see
-//! "Kernel versions" in `README.md`). `Kbuild` sets the `cfg`s below from the kernel's version.
+//! `docs/kernels.md`). `Kbuild` sets the `cfg`s below from the kernel's version.
 
 /// This module's `struct module`, as the rest of the crate names it: `crate::THIS_MODULE`.
 ///

@@ -289,6 +289,7 @@ if [ -f "$out/keep/prebuilt/ashmem_linux.sha256" ] && [ -f "$out/keep/dkms/ashme
 	cp "$userland$modtree/build/.config" "$root/kernel.config"
 	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" scripts/guest/ashmem-user.c
 	cp scripts/guest/selftests-job.sh "$root/selftests-job.sh"
+	cp scripts/guest/tap.sh "$root/tap.sh"
 	cp scripts/guest/deb-job.sh "$root/job"
 	# The DKMS package's module is built as scripts/debian-dkms-test.sh's, whose
 	# module check.sh's selftests guest runs every program on: when the bytes

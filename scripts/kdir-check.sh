@@ -29,7 +29,7 @@ want_config() { # OPTION WHY
 	grep -qE "^$1=[ym]" "$config" ||
 		fail "the kernel was built without $1 ($2)." \
 			"ashmem_linux needs a kernel with $1=y: use a kernel that has it (see README.md," \
-			"\"Supported kernels\") or rebuild yours with it enabled."
+			"\"Supported distributions\") or rebuild yours with it enabled."
 }
 want_config CONFIG_MODULES "loadable modules"
 want_config CONFIG_RUST "Rust support: the module is written in Rust"
@@ -44,7 +44,7 @@ done
 	fail "the tree has no Rust metadata (missing: ${missing[*]})." \
 		"Its kernel has CONFIG_RUST=y, but this build tree lacks the files Rust modules" \
 		"compile against; most distributions' headers packages do not ship them yet." \
-		"Install a headers package that does (see README.md, \"Supported kernels\"), or" \
+		"Install a headers package that does (see README.md, \"Supported distributions\"), or" \
 		"build the kernel yourself and point KDIR at that build tree."
 
 [ -f "$kdir/Module.symvers" ] ||

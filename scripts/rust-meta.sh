@@ -60,7 +60,8 @@ kdir=$(realpath "$kdir_given")
 }
 grep -qx 'CONFIG_RUST=y' "$kdir/.config" || as_is
 # Only a tree that a Debian headers package installed can be completed here.
-headers_pkg=$(dpkg-query -S "$kdir/.config" 2>/dev/null | sed -n 's/^\(linux-headers-[^:]*\): .*/\1/p' | head -n 1)
+# (dpkg-query fails for a file no package owns: not an error here.)
+headers_pkg=$({ dpkg-query -S "$kdir/.config" 2>/dev/null || true; } | sed -n 's/^\(linux-headers-[^:]*\): .*/\1/p' | head -n 1)
 [ -n "$headers_pkg" ] || as_is
 
 release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo "${headers_pkg#linux-headers-}")
@@ -74,7 +75,7 @@ have_rustc=$("$rustc" --version 2>/dev/null | head -n 1 || true)
 have_bindgen=$("$bindgen" --version 2>/dev/null | head -n 1 || true)
 # The Debian package version of a tool whose version text the kernel recorded.
 debian_version() { # PACKAGE UPSTREAM-VERSION
-	apt-cache madison "$1" 2>/dev/null | awk -F'|' -v u="$2" '{
+	{ apt-cache madison "$1" 2>/dev/null || true; } | awk -F'|' -v u="$2" '{
 		gsub(/ /, "", $2); up = $2; sub(/^[0-9]+:/, "", up); sub(/[-+~].*/, "", up)
 		if (up == u) print $2 }' | sort -uV | tail -n 1
 }

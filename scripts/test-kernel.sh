@@ -4,7 +4,7 @@
 #
 # The fragment is selftests/ashmem/config, then selftests/ashmem/config.X.Y
 # for the source's own series when that file exists: the options whose name
-# differs between kernel versions (see "Kernel versions" in README.md). The
+# differs between kernel versions (see docs/kernels.md). The
 # debug flavour adds selftests/ashmem/config.debug (KASAN, lockdep, kmemleak,
 # ...) and is built with clang (LLVM=1), which KASAN with Rust requires. The
 # sig flavour adds selftests/ashmem/config.sig: module signatures enforced,

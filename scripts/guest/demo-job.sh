@@ -13,7 +13,7 @@ echo "## ashmem_purge_demo"
 # The demo programs have exited: a holder of a few named regions for
 # ashmem-diag to show (selftests/diag/workload.c), diag-beta in a cgroup
 # named like Waydroid's container.
-echo "## workload: diag-alpha, diag-beta, diag-stable holding regions"
+echo "## workload: three processes holding named regions, one in a cgroup named like Waydroid's"
 rm -rf /tmp/holder
 mkdir -p /tmp/holder
 /bin/workload /tmp/holder alpha beta stable &
