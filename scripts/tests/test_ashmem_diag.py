@@ -150,6 +150,23 @@ class FakeProc:
         return code, json.loads(out)
 
 
+def run_watch(fake, interval, tick, args, text=False):
+    """Runs ashmem-diag --watch INTERVAL on fake, calling tick() before each
+    sample (and sleeping not at all); returns (code, JSON document), or
+    (code, stdout, stderr) when text."""
+    real_scan = diag.scan
+
+    def scan(proc, flt):
+        tick()
+        return real_scan(proc, flt)
+
+    with mock.patch.object(diag, "scan", scan), \
+            mock.patch.object(diag.time, "sleep"):
+        if text:
+            return fake.run("--watch", interval, *args)
+        return fake.json("--watch", interval, *args)
+
+
 def by_pid(scan):
     return {p.pid: p for p in scan.processes}
 
@@ -659,17 +676,7 @@ class LeakDetection(unittest.TestCase):
     def watch(self, *args, ticks=None, text=False):
         """Runs --watch 1, calling ticks (default self.tick) before each
         sample; returns (code, JSON document), or (code, stdout, stderr)."""
-        real_scan = diag.scan
-
-        def scan(proc, flt):
-            (ticks or self.tick)()
-            return real_scan(proc, flt)
-
-        with mock.patch.object(diag, "scan", scan), \
-                mock.patch.object(diag.time, "sleep"):
-            if text:
-                return self.fake.run("--watch", "1", *args)
-            return self.fake.json("--watch", "1", *args)
+        return run_watch(self.fake, "1", ticks or self.tick, args, text)
 
     def flagged(self, doc):
         return {(f["pid"], f["scope"], f["name"], f["metric"], f["rule"])

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import unittest
 from unittest import mock
 
-from test_ashmem_diag import FakeProc, diag, fdinfo_text, smaps_entry
+from test_ashmem_diag import FakeProc, diag, fdinfo_text, run_watch, smaps_entry
 
 SVG = "{http://www.w3.org/2000/svg}"
 LEAKER = "com.example.leaky.persistent"
@@ -54,17 +54,7 @@ class Chart(unittest.TestCase):
         self.fake.add(505, "bystander")
 
     def watch(self, *args, ticks=None, text=False):
-        real_scan = diag.scan
-
-        def scan(proc, flt):
-            (ticks or self.tick)()
-            return real_scan(proc, flt)
-
-        with mock.patch.object(diag, "scan", scan), \
-                mock.patch.object(diag.time, "sleep"):
-            if text:
-                return self.fake.run("--watch", "2", *args)
-            return self.fake.json("--watch", "2", *args)
+        return run_watch(self.fake, "2", ticks or self.tick, args, text)
 
     def parse(self):
         return ET.parse(self.path).getroot()
