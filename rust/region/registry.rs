@@ -102,10 +102,23 @@ fn snapshot() -> Result<KVVec<Arc<Region>>> {
             regions.push(region.into(), GFP_NOWAIT)?;
         }
     }
-    // Regions are listed as they were registered, which two racing opens may do out of the
-    // order of their ids.
-    regions.sort_unstable_by_key(|region: &Arc<Region>| region.id);
+    sort_by_key(&mut regions, |region: &Arc<Region>| region.id);
     Ok(regions)
+}
+
+/// Sorts `items` by `key`, keeping equal keys in their order. Used on regions by id: the list
+/// holds them in the order they registered, which differs from the order of their ids only
+/// where opens raced between taking an id and registering, so this insertion sort moves a few
+/// entries over a short distance. (It also keeps `core::slice::sort` out of the module: objtool
+/// misreads that code's panic paths and warns that it falls through.)
+fn sort_by_key<T>(items: &mut [T], key: impl Fn(&T) -> u64) {
+    for unsorted in 1..items.len() {
+        let mut at = unsorted;
+        while at > 0 && key(&items[at - 1]) > key(&items[at]) {
+            items.swap(at - 1, at);
+            at -= 1;
+        }
+    }
 }
 
 /// What the summary shows of each live region, in the order they were made (by id). The
@@ -120,4 +133,53 @@ pub(crate) fn summaries() -> Result<KVVec<RegionSummary>> {
         summaries.push(region.summary(), GFP_NOWAIT)?;
     }
     Ok(summaries)
+}
+
+#[cfg(CONFIG_KUNIT)]
+#[kernel::macros::kunit_tests(ashmem_registry)]
+mod tests {
+    use super::sort_by_key;
+
+    /// Sorts `items` (pairs of key and original position) by key; checks the keys ascend and
+    /// equal keys keep their order.
+    fn sorts(mut items: [(u64, usize); 8]) {
+        sort_by_key(&mut items, |item| item.0);
+        for pair in items.windows(2) {
+            assert!(pair[0].0 < pair[1].0 || (pair[0].0 == pair[1].0 && pair[0].1 < pair[1].1));
+        }
+    }
+
+    fn numbered(keys: [u64; 8]) -> [(u64, usize); 8] {
+        let mut items = [(0, 0); 8];
+        for (position, (item, key)) in items.iter_mut().zip(keys).enumerate() {
+            *item = (key, position);
+        }
+        items
+    }
+
+    #[test]
+    fn sorted_ids_stay_in_place() {
+        sorts(numbered([1, 2, 3, 4, 5, 6, 7, 8]));
+    }
+
+    #[test]
+    fn racing_registrations_come_out_in_id_order() {
+        sorts(numbered([1, 3, 2, 4, 6, 5, 8, 7]));
+        sorts(numbered([2, 3, 4, 5, 6, 7, 8, 1]));
+    }
+
+    #[test]
+    fn reversed_and_repeated_keys_are_sorted() {
+        sorts(numbered([8, 7, 6, 5, 4, 3, 2, 1]));
+        sorts(numbered([3, 1, 3, 1, 2, 2, 0, 0]));
+    }
+
+    #[test]
+    fn empty_and_single_lists_are_left_alone() {
+        let mut none: [u64; 0] = [];
+        sort_by_key(&mut none, |id| *id);
+        let mut one = [5u64];
+        sort_by_key(&mut one, |id| *id);
+        assert_eq!(one, [5]);
+    }
 }
