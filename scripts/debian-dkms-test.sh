@@ -6,7 +6,9 @@
 # (scripts/rust-meta.sh, from linux-source) and builds, signs and installs the
 # module. The module must carry the kernel's vermagic and need only symbols
 # Debian's kernel exports; it must also build with warnings as errors with
-# the suite's rustc. Then `dkms remove` must leave nothing behind.
+# the suite's rustc. Where the suite has a second kernel whose linux-source
+# version apt no longer offers, `dkms autoinstall` for it must count the module
+# as skipped and succeed. Then `dkms remove` must leave nothing behind.
 #
 # The installed module is kept for the guest, as the modules tree it would be
 # on that host: OUT/guest/lib/modules/RELEASE (modules.* from the headers
@@ -86,6 +88,28 @@ t_werror() {
 		{ tail -n 30 "$out/werror.log"; return 1; }
 	echo "built with $(in_userland rustc --version), KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror"
 }
+t_skip_source_gone() { # RELEASE HEADERS-VERSION SOURCE-PACKAGE SOURCE-VERSION of a second kernel
+	# A kernel whose linux-source version left the archive (apt sources that
+	# offer nothing). PRE_BUILD exits 77: `dkms build` passes the 77 on (the
+	# package's postinst skips that kernel on it), and `dkms autoinstall`, as
+	# a kernel package's postinst hook runs it, counts the module as skipped
+	# and succeeds.
+	local w=/tmp/ashmem-dkms-source-gone rc=0 build_rc=0 log
+	mkdir -p "$userland$w/lists/partial"
+	printf 'Dir::State::Lists "%s";\nDir::Etc::SourceList "/dev/null";\nDir::Etc::SourceParts "/nonexistent";\n' \
+		"$w/lists" >"$userland$w/apt.conf"
+	in_userland env APT_CONFIG="$w/apt.conf" dkms build -m "$name" -v "$version" -k "$1" >/dev/null 2>&1 ||
+		build_rc=$?
+	echo "dkms build: exit status $build_rc"
+	log=$(in_userland env APT_CONFIG="$w/apt.conf" dkms autoinstall -k "$1" 2>&1) || rc=$?
+	rm -rf "${userland:?}$w"
+	echo "$log"
+	echo "dkms autoinstall: exit status $rc"
+	grep -F "skipping $1:" "$userland/var/lib/dkms/$name/$version/build/make.log" || return 1
+	[ "$build_rc" = 77 ] && [ "$rc" = 0 ] &&
+		grep -qF "Autoinstall on $1 was skipped for module(s) $name." <<<"$log" &&
+		! in_userland dkms status -m "$name" -k "$1" | grep -F ", $1, " | grep -qE ': (built|installed)$'
+}
 t_keep() { # the installed tree, as the guest's /lib/modules
 	local g=$out/guest/lib/modules/$release
 	mkdir -p "$g/updates/dkms" &&
@@ -102,8 +126,9 @@ t_remove() {
 		echo "left behind: ${left:-nothing}" && [ -z "$left" ]
 }
 
+other=$("$top/scripts/debian-kernel.sh" second "$suite")
 echo "# debian-dkms: $name/$version in a Debian $suite userland, for $release"
-tap_plan 10
+if [ -n "$other" ]; then tap_plan 11; else tap_plan 10; fi
 tap_case dkms_add_from_usr_src t_add
 tap_case make_host_check_names_the_rust_metadata_rebuild t_host_check
 tap_case dkms_build_rebuilds_rust_metadata_from_linux_source_and_builds t_build
@@ -112,5 +137,9 @@ tap_case module_vermagic_is_the_debian_kernel_release t_vermagic
 tap_case module_needs_only_symbols_the_debian_kernel_exports t_symbols
 tap_case dkms_signs_the_module_with_its_mok_key t_signed
 tap_case module_builds_with_warnings_as_errors_with_the_suites_rustc t_werror
+if [ -n "$other" ]; then
+	# shellcheck disable=SC2086
+	tap_case dkms_autoinstall_skips_a_kernel_whose_linux_source_left_the_archive t_skip_source_gone $other
+fi
 tap_case installed_module_kept_for_the_guest t_keep
 tap_case dkms_remove_leaves_nothing_behind t_remove
