@@ -50,7 +50,8 @@ module! {
 }
 
 /// The loaded module: the misc device registration, the purge LRU with its shrinker, the
-/// registry of live regions, the diagnostics, and the backing file operations. Fields drop in order: the device goes first.
+/// registry of live regions, the diagnostics, and the backing file operations. Fields drop in
+/// order: the device goes first.
 #[pin_data]
 struct AshmemModule {
     #[pin]

@@ -45,19 +45,18 @@ use core::{
     marker::PhantomData,
     mem::{align_of, size_of},
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::Relaxed},
 };
 
 use kernel::{
     bindings,
-    cpu::CpuId,
     ffi::{c_char, c_int, c_uint, c_ulong, c_void},
     prelude::*,
     sync::{Arc, ArcBorrow},
     types::Opaque,
 };
 
-use crate::{memcg::Memcg, pin::RangeLink};
+use crate::{memcg::Charging, pin::RangeLink};
 
 pub(crate) use totals::CgroupPagesRef;
 use totals::NodePages;
@@ -75,12 +74,8 @@ extern "C" {
     fn ashmem_next_possible_node(nid: c_int) -> c_int;
     /// The node a slab object is on.
     fn ashmem_obj_nid(obj: *const c_void) -> c_int;
-    /// `kmem_cache_alloc_lru()` with `memcg` as the active memory cgroup.
-    fn ashmem_lru_entry_alloc(
-        cache: *mut c_void,
-        lru: *mut c_void,
-        memcg: *mut c_void,
-    ) -> *mut c_void;
+    /// `kmem_cache_alloc_lru()`: charged to, and so listed under, the active memory cgroup.
+    fn ashmem_lru_entry_alloc(cache: *mut c_void, lru: *mut c_void) -> *mut c_void;
 }
 
 /// The nodes the kernel has (the possible ones); node ids may have holes.
@@ -104,8 +99,6 @@ struct Lru {
     list: Opaque<bindings::list_lru>,
     cache: AtomicPtr<bindings::kmem_cache>,
     shrinker: AtomicPtr<bindings::shrinker>,
-    /// Pages of the ranges whose entries are on the list.
-    pages: PageCount,
     /// Times reclaim asked the shrinker to scan.
     scans: AtomicUsize,
     /// Pages purged by the shrinker.
@@ -121,49 +114,10 @@ static LRU: Lru = Lru {
     list: Opaque::uninit(),
     cache: AtomicPtr::new(ptr::null_mut()),
     shrinker: AtomicPtr::new(ptr::null_mut()),
-    pages: PageCount::new(),
     scans: AtomicUsize::new(0),
     shrinker_purged: AtomicUsize::new(0),
     ioctl_purged: AtomicUsize::new(0),
 };
-
-/// Shards of [`PageCount`]; more than the CPUs of most hosts that run Android containers.
-const PAGE_COUNT_SHARDS: usize = 16;
-
-/// One shard, alone on its cache line.
-#[repr(align(64))]
-struct PageCountShard(AtomicIsize);
-
-/// The pages on the list, counted in shards picked by CPU: every UNPIN and PIN changes the
-/// count, and two CPUs doing that on their own regions would otherwise fight over one cache
-/// line. A reader adds the shards up; a shard alone may go negative.
-struct PageCount {
-    shards: [PageCountShard; PAGE_COUNT_SHARDS],
-}
-
-impl PageCount {
-    const fn new() -> Self {
-        Self {
-            shards: [const { PageCountShard(AtomicIsize::new(0)) }; PAGE_COUNT_SHARDS],
-        }
-    }
-
-    /// Changes the count by `delta` pages.
-    fn add(&self, delta: isize) {
-        // The CPU may change right after: any shard is correct, this one is just likely local.
-        let shard = CpuId::current().as_u32() as usize % PAGE_COUNT_SHARDS;
-        self.shards[shard].0.fetch_add(delta, Relaxed);
-    }
-
-    /// The count: exact when no change is under way.
-    fn get(&self) -> usize {
-        let sum = self
-            .shards
-            .iter()
-            .fold(0isize, |sum, shard| sum.wrapping_add(shard.0.load(Relaxed)));
-        sum.max(0) as usize
-    }
-}
 
 fn list() -> *mut bindings::list_lru {
     LRU.list.get()
@@ -185,7 +139,7 @@ pub(crate) struct LruStats {
 /// The LRU's counters now.
 pub(crate) fn stats() -> LruStats {
     LruStats {
-        pages: LRU.pages.get(),
+        pages: totals::total(),
         scans: LRU.scans.load(Relaxed),
         shrinker_purged: LRU.shrinker_purged.load(Relaxed),
         ioctl_purged: LRU.ioctl_purged.load(Relaxed),
@@ -266,13 +220,6 @@ impl Drop for LruRegistration {
     }
 }
 
-/// Changes the pages counted on the list by `delta`: those of the entry's cgroup and node, and
-/// the total.
-fn count_change(node: &NodePages, delta: isize) {
-    node.add(delta);
-    LRU.pages.add(delta);
-}
-
 /// The owner of the ranges whose entries are on the list: a region. The purge walk finds an
 /// entry with the list lock held and hands it to its owner as a [`Victim`]; the owner either
 /// leaves it ([`Victim::busy`]), or, holding its own lock, takes it off the list
@@ -334,10 +281,11 @@ unsafe impl Send for LruEntry {}
 
 impl LruEntry {
     /// A new entry, not yet on the list, for a range of `owner`, which holds `pages` (see
-    /// [`RangeOwner`]). It is charged to `memcg`, the owner's, and will be listed under it.
+    /// [`RangeOwner`]). It is charged to the cgroup being charged, which must be the owner's
+    /// (`_charging` shows one is), and will be listed under it.
     pub(crate) fn new<O: RangeOwner>(
         owner: &O,
-        memcg: &Memcg,
+        _charging: &Charging<'_>,
         pages: &CgroupPagesRef,
     ) -> Result<Self> {
         let cache = LRU.cache.load(Relaxed);
@@ -345,8 +293,8 @@ impl LruEntry {
             return Err(ENODEV);
         }
         // SAFETY: The cache and the list are set up while the module is loaded with a region
-        // open, as it is; `memcg` is null or referenced.
-        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast(), memcg.as_ptr()) };
+        // open, as it is.
+        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast()) };
         let ptr = NonNull::new(raw.cast::<EntryData>()).ok_or(ENOMEM)?;
         let entry = ptr.as_ptr();
         // SAFETY: `raw` is a live slab object.
@@ -399,9 +347,9 @@ impl RangeLink for LruEntry {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
-                count_change(node_pages, pages as isize - old as isize);
+                node_pages.add(pages as isize - old as isize);
             } else {
-                count_change(node_pages, pages as isize);
+                node_pages.add(pages as isize);
                 // INVARIANT: on the list, and counted, from here.
                 (*entry).linked = true;
                 bindings::list_lru_add_obj(list(), Opaque::cast_into(&raw const (*entry).link));
@@ -421,7 +369,7 @@ impl RangeLink for LruEntry {
                 // INVARIANT: off the list from here.
                 (*entry).linked = false;
                 if bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link)) {
-                    count_change(node_pages, -((*entry).pages.load(Relaxed) as isize));
+                    node_pages.add(-((*entry).pages.load(Relaxed) as isize));
                 }
             }
         }
@@ -458,13 +406,13 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(want: usize, nr_to_walk: usize, busy_limit: usize) -> Self {
+    fn new(want: usize, nr_to_walk: usize) -> Self {
         Self {
             want,
             freed: 0,
             visited: 0,
             passed: 0,
-            busy_left: busy_limit,
+            busy_left: SCAN_BUSY_LIMIT,
             nr_to_walk,
         }
     }
@@ -537,10 +485,7 @@ impl<O> Victim<'_, O> {
             bindings::list_lru_isolate(self.list, Opaque::cast_into(&raw const (*entry).link));
             // INVARIANT: off the list, and no longer counted.
             (*entry).linked = false;
-            count_change(
-                &*(*entry).node_pages,
-                -((*entry).pages.load(Relaxed) as isize),
-            );
+            (*(*entry).node_pages).add(-((*entry).pages.load(Relaxed) as isize));
             bindings::spin_unlock(&raw mut (*self.list).lock);
         }
         Isolated(PhantomData)
@@ -653,7 +598,8 @@ unsafe extern "C" fn count_pages(
     if entries == 0 {
         return bindings::SHRINK_EMPTY as c_ulong;
     }
-    let pages = totals::pages_of(sc.memcg.cast(), sc.nid as usize);
+    // SAFETY: The shrinker core holds the cgroup it asks about (null without cgroups).
+    let pages = unsafe { totals::pages_of(sc.memcg.cast(), sc.nid as usize) };
     pages.max(entries)
 }
 
@@ -681,11 +627,7 @@ unsafe extern "C" fn scan_pages<O: RangeOwner>(
     // Each purged entry frees at least a page: no more entries than pages wanted, and the
     // busy ones.
     let want = sc.nr_to_scan;
-    let mut scan = Scan::new(
-        want,
-        entries.min(want.saturating_add(SCAN_BUSY_LIMIT)),
-        SCAN_BUSY_LIMIT,
-    );
+    let mut scan = Scan::new(want, entries.min(want.saturating_add(SCAN_BUSY_LIMIT)));
     walk::<O>(sc.nid, Some(sc.memcg), &mut scan);
     LRU.shrinker_purged.fetch_add(scan.freed, Relaxed);
     if scan.freed == 0 {
@@ -713,9 +655,9 @@ const PURGE_ALL_CHUNK: usize = 1024;
 /// ranges unpinned while the passes run. The ranges' owners are `O`s, the one [`RangeOwner`]
 /// type.
 pub(crate) fn purge_all<O: RangeOwner>() -> usize {
-    let before = LRU.pages.get();
+    let before = totals::total();
     for _ in 0..PURGE_ALL_PASSES {
-        if LRU.pages.get() == 0 {
+        if totals::total() == 0 {
             break;
         }
         let mut freed = 0;
@@ -724,7 +666,7 @@ pub(crate) fn purge_all<O: RangeOwner>() -> usize {
             // `nid` is a possible node, whose lists `list_lru` set up.
             let mut budget = unsafe { bindings::list_lru_count_node(list(), nid) };
             while budget > 0 {
-                let mut scan = Scan::new(usize::MAX, budget.min(PURGE_ALL_CHUNK), SCAN_BUSY_LIMIT);
+                let mut scan = Scan::new(usize::MAX, budget.min(PURGE_ALL_CHUNK));
                 walk::<O>(nid, None, &mut scan);
                 freed += scan.freed;
                 if scan.visited == 0 {

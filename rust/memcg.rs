@@ -48,11 +48,6 @@ impl Memcg {
         Self { ptr }
     }
 
-    /// The cgroup, for the kernel functions that take one; null without memory cgroups.
-    pub(crate) fn as_ptr(&self) -> *mut c_void {
-        self.ptr
-    }
-
     /// Charges the current task's accounted allocations to this cgroup until the guard is
     /// dropped.
     pub(crate) fn charge(&self) -> Charging<'_> {
@@ -69,7 +64,8 @@ impl Memcg {
     /// for the root (and for every cgroup when kernel memory is not accounted), where the
     /// per-node lists are used.
     pub(crate) fn list_key(&self) -> ListKey {
-        ListKey::of(self.ptr)
+        // SAFETY: By the type invariant `ptr` is null or a cgroup we hold a reference to.
+        unsafe { ListKey::of(self.ptr) }
     }
 }
 
@@ -90,9 +86,14 @@ pub(crate) enum ListKey {
 }
 
 impl ListKey {
-    /// The key of `memcg`, a referenced cgroup or null, or one the caller keeps alive.
-    pub(crate) fn of(memcg: *mut c_void) -> Self {
-        // SAFETY: `memcg` is null or a live cgroup; the function only reads its id.
+    /// The key of `memcg`.
+    ///
+    /// # Safety
+    ///
+    /// `memcg` is null or a cgroup that stays alive during the call.
+    pub(crate) unsafe fn of(memcg: *mut c_void) -> Self {
+        // SAFETY: By the caller's guarantee `memcg` is null or a live cgroup; the function only
+        // reads its id.
         if unsafe { ashmem_memcg_kmem_id(memcg) } < 0 {
             Self::Node
         } else {

@@ -21,7 +21,8 @@
 //! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
 //! taking the region's lock (charged to whatever memory cgroup the caller is charging). Nodes and
 //! links an operation frees go back to that pool, as far as it has room, so a region that keeps
-//! its pool between operations unpins and pins again without allocating.
+//! its pool between operations unpins and pins again without allocating; the nodes of purged
+//! ranges that merge, and of ranges removed at release, are freed.
 //!
 //! An operation may remove a million ranges: its loops yield every [`YIELD_EVERY`] steps on
 //! kernels that want that (the caller holds only a mutex).
@@ -183,8 +184,8 @@ pub(crate) struct Need {
 /// # Invariants
 ///
 /// Ranges are non-empty and disjoint; no two ranges in the same state (purgeable, purged) are
-/// adjacent. The link of each purgeable range was last placed at that range's pages. `unpinned` and `purged` are the page
-/// counts of the purgeable and the purged ranges.
+/// adjacent. The link of each purgeable range was last placed at that range's pages.
+/// `unpinned` and `purged` are the page counts of the purgeable and the purged ranges.
 pub(crate) struct PinRanges<L> {
     tree: RBTree<usize, PinRange<L>>,
     unpinned: usize,

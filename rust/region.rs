@@ -395,8 +395,8 @@ impl Region {
             let mut pool = core::mem::replace(spares, NodePool::new());
             drop(state);
             {
-                let _charging = self.memcg.charge();
-                pool.fill(need, || LruEntry::new(self, &self.memcg, &self.lru_pages))?;
+                let charging = self.memcg.charge();
+                pool.fill(need, || LruEntry::new(self, &charging, &self.lru_pages))?;
             }
             state = self.state.lock();
             // Another operation may have put its own spares back meanwhile: they are freed

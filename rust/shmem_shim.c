@@ -25,8 +25,7 @@ void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end);
 unsigned int ashmem_nr_node_ids(void);
 struct mem_cgroup *ashmem_memcg_of_current(void);
 void ashmem_memcg_put(struct mem_cgroup *memcg);
-void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
-			     struct mem_cgroup *memcg);
+void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru);
 
 /*
  * Create the shmem file behind a region. VM_NORESERVE, as memfd_create()
@@ -111,17 +110,12 @@ void ashmem_memcg_put(struct mem_cgroup *memcg)
 }
 
 /*
- * An LRU entry charged to, and so listed under, @memcg rather than the
- * current task's cgroup (set_active_memcg() is a static inline).
+ * An LRU entry, charged to and so listed under the active memory cgroup,
+ * which the caller set to the region's (kmem_cache_alloc_lru() is a macro).
  */
-void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
-			     struct mem_cgroup *memcg)
+void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru)
 {
-	struct mem_cgroup *old = set_active_memcg(memcg);
-	void *entry = kmem_cache_alloc_lru(cache, lru, GFP_KERNEL);
-
-	set_active_memcg(old);
-	return entry;
+	return kmem_cache_alloc_lru(cache, lru, GFP_KERNEL);
 }
 
 /*

@@ -189,8 +189,13 @@ impl Drop for CgroupPagesRef {
 /// The pages on the list of the cgroup `memcg` (null: no cgroups) on node `nid`, as far as the
 /// counters know them: those of a removed child cgroup, which `list_lru` moved here, are not
 /// included (see the module documentation).
-pub(super) fn pages_of(memcg: *mut kernel::ffi::c_void, nid: usize) -> usize {
-    let key = ListKey::of(memcg);
+///
+/// # Safety
+///
+/// `memcg` is null or a cgroup that stays alive during the call.
+pub(super) unsafe fn pages_of(memcg: *mut kernel::ffi::c_void, nid: usize) -> usize {
+    // SAFETY: By the caller's guarantee.
+    let key = unsafe { ListKey::of(memcg) };
     let table = TABLE.lock();
     table
         .tree
@@ -198,4 +203,17 @@ pub(super) fn pages_of(memcg: *mut kernel::ffi::c_void, nid: usize) -> usize {
         .and_then(|tree| tree.get(&key))
         .and_then(|listed| listed.pages.node(nid))
         .map_or(0, NodePages::get)
+}
+
+/// The pages on every list: the sum of all counters, those of removed cgroups included. Takes
+/// the table's lock over a walk of every cgroup that has a region: for the diagnostics and
+/// `ASHMEM_PURGE_ALL_CACHES`, not for reclaim.
+pub(super) fn total() -> usize {
+    let table = TABLE.lock();
+    let sum = table.tree.as_ref().map_or(0isize, |tree| {
+        tree.values()
+            .flat_map(|listed| listed.pages.nodes.iter())
+            .fold(0, |sum, node| sum.wrapping_add(node.0.load(Relaxed)))
+    });
+    sum.max(0) as usize
 }
