@@ -118,13 +118,17 @@ FIXTURE(cgroup)
 FIXTURE_SETUP(cgroup)
 {
 	const char *step;
+	int err;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root (cgroups)");
 	if (!cgroup2_has_memory())
 		SKIP(return, "no cgroup v2 with the memory controller at %s", CGROUP2_ROOT);
 	ASSERT_EQ(0, cgroup_self_dir(self->home, sizeof(self->home)));
-	ASSERT_EQ(0, child_cgroup_make(&self->child, CHILD_CGROUP, &step));
+	err = child_cgroup_make(&self->child, CHILD_CGROUP, &step);
+	ASSERT_EQ(0, err) {
+		TH_LOG("%s %s: %s", step, CHILD_CGROUP, strerror(err));
+	}
 }
 
 FIXTURE_TEARDOWN_PARENT(cgroup)
@@ -139,21 +143,13 @@ FIXTURE_TEARDOWN_PARENT(cgroup)
  * A region created in the child cgroup, with its backing file, sized for
  * 2 * n pages; the test is back in its own cgroup when this returns.
  */
-static int region_of_child(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(cgroup) *self, size_t n)
+static int region_of_child(FIXTURE_DATA(cgroup) *self, size_t n)
 {
-	size_t pg = page_size();
-	void *p;
 	int fd;
 
 	if (cgroup_enter(CHILD_CGROUP, 0))
 		return -1;
-	fd = region_new("accounting", 2 * n * pg);
-	if (fd >= 0) {
-		p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
-		if (p != MAP_FAILED)
-			munmap(p, pg);
-	}
+	fd = region_with_file("accounting", 2 * n * page_size());
 	if (cgroup_enter(self->home, 0)) {
 		close(fd);
 		return -1;
@@ -189,7 +185,7 @@ static void unpin_ranges(struct __test_metadata *_metadata, int fd, size_t n)
 TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator, 600)
 {
 	struct slab_sample s0, s1;
-	int fd = region_of_child(_metadata, self, RANGES);
+	int fd = region_of_child(self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
@@ -208,7 +204,7 @@ TEST_F_TIMEOUT(cgroup, ranges_unpinned_from_elsewhere_are_charged_to_the_creator
 TEST_F_TIMEOUT(cgroup, purged_ranges_stay_charged_to_the_creator, 600)
 {
 	struct slab_sample s0, s1;
-	int fd = region_of_child(_metadata, self, RANGES);
+	int fd = region_of_child(self, RANGES);
 
 	ASSERT_LE(0, fd);
 	s0 = sample();
@@ -231,7 +227,7 @@ TEST_F_TIMEOUT(cgroup, purged_ranges_next_to_each_other_take_one_node, 600)
 {
 	size_t pg = page_size(), i, n = 2000;
 	struct slab_sample s0, s1;
-	int fd = region_of_child(_metadata, self, n);
+	int fd = region_of_child(self, n);
 
 	ASSERT_LE(0, fd);
 	/* The first round's pool allocations are not what is measured. */

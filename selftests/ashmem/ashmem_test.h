@@ -26,6 +26,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ashmem_uapi.h"
@@ -58,6 +59,23 @@
 static inline size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The monotonic clock, in milliseconds and in seconds. */
+static inline long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Open a new region, name it (if name) and size it (if size). -1 on error. */
@@ -145,6 +163,22 @@ static inline void *region_new_mapped(const char *name, size_t size, size_t len,
 	*fd = -1;
 	errno = err;
 	return MAP_FAILED;
+}
+
+/*
+ * region_new() with the backing file made, no page touched (one page mapped
+ * and unmapped again). The fd, -1 on error (errno kept, nothing left open).
+ */
+static inline int region_with_file(const char *name, size_t size)
+{
+	size_t pg = page_size();
+	int fd;
+	void *p = region_new_mapped(name, size, pg, PROT_READ | PROT_WRITE, &fd);
+
+	if (p == MAP_FAILED)
+		return -1;
+	munmap(p, pg);
+	return fd;
 }
 
 /*
@@ -550,6 +584,9 @@ static inline char *page_before_hole(void)
  */
 #include <dirent.h>
 #include <sys/stat.h>
+
+/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
+#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
 
 static inline int pin_ioctl(int fd, unsigned long cmd, size_t offset, size_t len)
 {
@@ -995,6 +1032,17 @@ static inline int ashmem_shrinker_dir(char *buf, size_t buflen)
 	closedir(d);
 	return found;
 }
+
+/* Skip unless the "ashmem" shrinker's debugfs directory is there; set dir. */
+#define NEED_SHRINKER_DIR(dir) do { \
+	int __n = ashmem_shrinker_dir(dir, sizeof(dir)); \
+	if (__n < 0) \
+		SKIP(return, "no %s (needs debugfs and CONFIG_SHRINKER_DEBUG)", \
+		     SHRINKER_DEBUGFS); \
+	ASSERT_EQ(1, __n) { \
+		TH_LOG("want exactly one %s/ashmem-<id>", SHRINKER_DEBUGFS); \
+	} \
+} while (0)
 
 /*
  * What the shrinker's "count" file says for the memory cgroup ino: the sum of

@@ -385,14 +385,6 @@ static void print_lines(const char *msg)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Wait for the workers. One that ends without finishing was killed in the
  * kernel (an oops ends the task); one whose operation count (its forked

@@ -32,20 +32,10 @@
 #include "ashmem_uapi.h"
 #include "ashmem_test.h"
 
-/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
-#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
 #define MAX_REGIONS		64
 #define DEFAULT_RANGES		(sizeof(long) == 8 ? 65536UL : 8192UL)
 /* The detector reports a CPU stuck for twice this many seconds. */
 #define WATCHDOG_SECONDS	"4"
-
-static double seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 FIXTURE(many)
 {
@@ -109,13 +99,10 @@ static void make_regions(struct __test_metadata *_metadata, FIXTURE_DATA(many) *
 	int i;
 
 	for (i = 0; i < self->nregions; i++) {
-		void *p;
-
-		self->fds[i] = region_new("many-ranges", 2 * self->per_region[i] * pg);
-		ASSERT_LE(0, self->fds[i]);
-		p = map_shared(self->fds[i], pg, PROT_READ | PROT_WRITE);
-		ASSERT_MAPPED(p);
-		munmap(p, pg);
+		self->fds[i] = region_with_file("many-ranges", 2 * self->per_region[i] * pg);
+		ASSERT_LE(0, self->fds[i]) {
+			TH_LOG("region %d with its backing file: %s", i, strerror(errno));
+		}
 	}
 }
 
@@ -124,7 +111,7 @@ static void unpin_every_other_page(struct __test_metadata *_metadata,
 				   FIXTURE_DATA(many) *self, const char *what)
 {
 	size_t pg = page_size();
-	double t0 = seconds();
+	double t0 = now_s();
 	unsigned long j = 0;
 	int i;
 
@@ -133,10 +120,10 @@ static void unpin_every_other_page(struct __test_metadata *_metadata,
 			ASSERT_EQ(0, unpin_range(self->fds[i], 2 * j * pg, pg)) {
 				TH_LOG("region %d, range %lu: %s", i, j, strerror(errno));
 			}
-	TH_LOG("%s: %lu ranges in %.1f s", what, self->ranges, seconds() - t0);
+	TH_LOG("%s: %lu ranges in %.1f s", what, self->ranges, now_s() - t0);
 }
 
-/* The fdinfo figure key of region i. */
+/* The fdinfo figure key of the region fd. */
 static long long fdinfo_number(int fd, const char *key)
 {
 	char val[64];
@@ -162,20 +149,20 @@ TEST_F_TIMEOUT(many, pin_unpin_and_close_a_million_ranges_without_a_stall, 7200)
 	for (i = 0; i < self->nregions; i++)
 		EXPECT_EQ((long long)self->per_region[i], fdinfo_number(self->fds[i], "unpinned"));
 
-	t0 = seconds();
+	t0 = now_s();
 	for (i = 0; i < self->nregions; i++) {
 		EXPECT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fds[i], 0, 0));
 		EXPECT_EQ(0, fdinfo_number(self->fds[i], "unpinned"));
 	}
-	TH_LOG("PIN of each whole region: %.1f s", seconds() - t0);
+	TH_LOG("PIN of each whole region: %.1f s", now_s() - t0);
 
 	unpin_every_other_page(_metadata, self, "unpin again");
-	t0 = seconds();
+	t0 = now_s();
 	for (i = 0; i < self->nregions; i++) {
 		close(self->fds[i]);
 		self->fds[i] = -1;
 	}
-	TH_LOG("close with every range unpinned: %.1f s", seconds() - t0);
+	TH_LOG("close with every range unpinned: %.1f s", now_s() - t0);
 	/* Closing took every range off the LRU. */
 	i = open(ASHMEM_DEVICE, O_RDWR);
 	ASSERT_LE(0, i);
@@ -198,20 +185,20 @@ TEST_F_TIMEOUT(many, purge_all_caches_of_a_million_ranges_without_a_stall, 7200)
 	make_regions(_metadata, self);
 	ASSERT_LE(0, purge_all_caches(self->fds[0]));
 	unpin_every_other_page(_metadata, self, "unpin");
-	t0 = seconds();
+	t0 = now_s();
 	EXPECT_EQ((int)self->ranges, purge_all_caches(self->fds[0]));
-	TH_LOG("PURGE_ALL_CACHES: %.1f s", seconds() - t0);
+	TH_LOG("PURGE_ALL_CACHES: %.1f s", now_s() - t0);
 	for (i = 0; i < self->nregions; i++)
 		EXPECT_EQ((long long)self->per_region[i], fdinfo_number(self->fds[i], "purged"));
 
-	t0 = seconds();
+	t0 = now_s();
 	for (i = 0; i < self->nregions; i++)
 		EXPECT_EQ(0, unpin_range(self->fds[i], 0, 0));
-	TH_LOG("UNPIN of each whole region over its purged ranges: %.1f s", seconds() - t0);
-	t0 = seconds();
+	TH_LOG("UNPIN of each whole region over its purged ranges: %.1f s", now_s() - t0);
+	t0 = now_s();
 	/* The odd pages, unpinned just now, are purged too. */
 	EXPECT_EQ((int)self->ranges, purge_all_caches(self->fds[0]));
-	TH_LOG("PURGE_ALL_CACHES again: %.1f s", seconds() - t0);
+	TH_LOG("PURGE_ALL_CACHES again: %.1f s", now_s() - t0);
 	for (i = 0; i < self->nregions; i++) {
 		EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fds[i], 0, 0));
 		EXPECT_EQ(0, fdinfo_number(self->fds[i], "purged"));

@@ -29,17 +29,6 @@
 
 #define DROP_CACHES	"/proc/sys/vm/drop_caches"
 
-/* Skip unless the "ashmem" shrinker's debugfs directory is there; set dir. */
-#define NEED_SHRINKER_DIR(dir) do { \
-	int __n = ashmem_shrinker_dir(dir, sizeof(dir)); \
-	if (__n < 0) \
-		SKIP(return, "no %s (needs debugfs and CONFIG_SHRINKER_DEBUG)", \
-		     SHRINKER_DEBUGFS); \
-	ASSERT_EQ(1, __n) { \
-		TH_LOG("want exactly one %s/ashmem-<id>", SHRINKER_DEBUGFS); \
-	} \
-} while (0)
-
 /*
  * A region of PAGES pages, mapped shared, every page stamped (page i with
  * page number i and SEED), and an empty LRU to start from.

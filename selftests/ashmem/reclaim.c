@@ -32,23 +32,12 @@
 #include "ashmem_uapi.h"
 #include "ashmem_test.h"
 
-/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
-#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
-
 /* The entries a scan may pass over, busy, before it stops (rust/lru.rs). */
 #define SCAN_BUSY_LIMIT		16
 
 #define NEED_ROOT() do { \
 	if (geteuid() != 0) \
 		SKIP(return, "needs root (PURGE_ALL_CACHES, debugfs)"); \
-} while (0)
-
-#define NEED_SHRINKER_DIR(dir) do { \
-	int __n = ashmem_shrinker_dir(dir, sizeof(dir)); \
-	if (__n < 0) \
-		SKIP(return, "no %s (needs debugfs and CONFIG_SHRINKER_DEBUG)", \
-		     SHRINKER_DEBUGFS); \
-	ASSERT_EQ(1, __n); \
 } while (0)
 
 /*
@@ -59,23 +48,16 @@
 static int region_with_ranges(size_t n)
 {
 	size_t pg = page_size(), i;
-	int fd = region_new("reclaim-many", 2 * n * pg);
-	void *p;
+	int fd = region_with_file("reclaim-many", 2 * n * pg);
 
 	if (fd < 0)
 		return -1;
-	/* One page mapped is enough to create the backing file. */
-	p = map_shared(fd, pg, PROT_READ | PROT_WRITE);
-	if (p == MAP_FAILED)
-		goto fail;
-	munmap(p, pg);
 	for (i = 0; i < n; i++)
-		if (unpin_range(fd, 2 * i * pg, pg))
-			goto fail;
+		if (unpin_range(fd, 2 * i * pg, pg)) {
+			close(fd);
+			return -1;
+		}
 	return fd;
-fail:
-	close(fd);
-	return -1;
 }
 
 /* The memory cgroup of this process, as the shrinker's files name it. */
@@ -125,6 +107,35 @@ static int bind_to_node(int nid)
 	return syscall(SYS_set_mempolicy, MPOL_BIND, &mask, sizeof(mask) * 8);
 }
 
+/* Skip unless the kernel has two nodes, each with a CPU. */
+#define NEED_TWO_NODES() do { \
+	if (access(NODE1, F_OK)) \
+		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1); \
+	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0) \
+		SKIP(return, "a node without CPUs"); \
+} while (0)
+
+/*
+ * Bound to node 0, then to node 1: unpin 16 one-page ranges of fd on each
+ * (node nid's at every other page from page 32 * nid), then back to the
+ * default memory policy.
+ */
+static void unpin_on_each_node(struct __test_metadata *_metadata, int fd)
+{
+	size_t pg = page_size(), i;
+	int nid;
+
+	for (nid = 0; nid < 2; nid++) {
+		ASSERT_EQ(0, bind_to_node(nid)) {
+			TH_LOG("binding to node %d: %s", nid, strerror(errno));
+		}
+		/* Many ranges, so that some LRU entries are surely new slab objects. */
+		for (i = 0; i < 16; i++)
+			ASSERT_EQ(0, unpin_range(fd, (32 * nid + 2 * i) * pg, pg));
+	}
+	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+}
+
 FIXTURE(reclaim)
 {
 	char dir[512];
@@ -162,13 +173,11 @@ FIXTURE_TEARDOWN(reclaim)
 TEST_F_TIMEOUT(reclaim, count_is_the_exact_page_total_of_ten_thousand_ranges, 600)
 {
 	size_t pg = page_size(), i, pages = 0;
-	int a = region_new("reclaim-a", 40000 * pg), b;
-	void *p;
+	int a = region_with_file("reclaim-a", 40000 * pg), b;
 
-	ASSERT_LE(0, a);
-	p = map_shared(a, pg, PROT_READ | PROT_WRITE);
-	ASSERT_MAPPED(p);
-	munmap(p, pg);
+	ASSERT_LE(0, a) {
+		TH_LOG("region with its backing file: %s", strerror(errno));
+	}
 	b = region_with_ranges(5000);
 	ASSERT_LE(0, b);
 	pages += 5000;
@@ -221,14 +230,6 @@ static void *pin_everything(void *arg)
 	t->ret = pin_range(t->fd, 0, 0);
 	t->done = 1;
 	return NULL;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -310,10 +311,10 @@ TEST_F_TIMEOUT(reclaim, scan_passes_over_a_few_busy_ranges_and_stops, 1800)
 
 TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_parent)
 {
-	char home[4096], parent[4096];
+	char home[4096];
 	struct child_cgroup child = { 0 };
 	const char *step;
-	int fd;
+	int fd, err;
 	unsigned long long parent_ino;
 	long long count;
 	size_t pg = page_size(), i;
@@ -323,9 +324,11 @@ TEST_F(reclaim, ranges_of_a_removed_cgroup_are_counted_and_purged_under_its_pare
 		SKIP(return, "no cgroup v2 with the memory controller");
 	ASSERT_EQ(0, cgroup_self_dir(home, sizeof(home)));
 	/* The child's parent is the root, whose lists are the per-node ones. */
-	copy_str(parent, sizeof(parent), CGROUP2_ROOT);
-	parent_ino = cgroup_ino(parent);
-	ASSERT_EQ(0, child_cgroup_make(&child, CHILD_CGROUP, &step));
+	parent_ino = cgroup_ino(CGROUP2_ROOT);
+	err = child_cgroup_make(&child, CHILD_CGROUP, &step);
+	ASSERT_EQ(0, err) {
+		TH_LOG("%s %s: %s", step, CHILD_CGROUP, strerror(err));
+	}
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
 	map = region_new_stamped("reclaim-orphan", 16, 0x0ff, &fd);
 	ASSERT_MAPPED(map);
@@ -395,23 +398,10 @@ TEST_F(reclaim, purge_all_caches_purges_the_ranges_listed_on_every_node)
 	int fd, nid;
 	long long on[2];
 
-	if (access(NODE1, F_OK))
-		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1);
-	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0)
-		SKIP(return, "a node without CPUs");
+	NEED_TWO_NODES();
 	map = region_new_stamped("reclaim-nodes", 64, 0x4e0de, &fd);
 	ASSERT_MAPPED(map);
-	for (nid = 0; nid < 2; nid++) {
-		size_t i;
-
-		ASSERT_EQ(0, bind_to_node(nid)) {
-			TH_LOG("binding to node %d: %s", nid, strerror(errno));
-		}
-		/* Many ranges, so that some LRU entries are surely new slab objects. */
-		for (i = 0; i < 16; i++)
-			ASSERT_EQ(0, unpin_range(fd, (32 * nid + 2 * i) * pg, pg));
-	}
-	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+	unpin_on_each_node(_metadata, fd);
 	for (nid = 0; nid < 2; nid++) {
 		on[nid] = shrinker_count_on_node(self->dir, self->ino, nid);
 		TH_LOG("node %d: %lld pages listed", nid, on[nid]);
@@ -440,22 +430,12 @@ TEST(purge_all_caches_reaches_ranges_unpinned_on_each_node)
 	int fd, nid;
 
 	NEED_ROOT();
-	if (access(NODE1, F_OK))
-		SKIP(return, "one NUMA node (no %s): needs a NUMA kernel and GUEST_NUMA=2", NODE1);
-	if (first_cpu_of_node(0) < 0 || first_cpu_of_node(1) < 0)
-		SKIP(return, "a node without CPUs");
+	NEED_TWO_NODES();
 	map = region_new_stamped("reclaim-each-node", 64, 0x4e0d2, &fd);
 	ASSERT_MAPPED(map);
 	/* Whatever earlier programs left on the LRU goes first. */
 	ASSERT_LE(0, purge_all_caches(fd));
-	for (nid = 0; nid < 2; nid++) {
-		ASSERT_EQ(0, bind_to_node(nid)) {
-			TH_LOG("binding to node %d: %s", nid, strerror(errno));
-		}
-		for (i = 0; i < 16; i++)
-			ASSERT_EQ(0, unpin_range(fd, (32 * nid + 2 * i) * pg, pg));
-	}
-	syscall(SYS_set_mempolicy, MPOL_DEFAULT, NULL, 0);
+	unpin_on_each_node(_metadata, fd);
 	EXPECT_EQ(32, purge_all_caches(fd));
 	for (nid = 0; nid < 2; nid++)
 		for (i = 0; i < 16; i++)

@@ -101,14 +101,6 @@ struct worker {
 	unsigned char *buf;	/* one page, for pread */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void count(struct stress *s, enum counter c, long n)
 {
 	__atomic_fetch_add(&s->count[c], n, __ATOMIC_RELAXED);

@@ -204,11 +204,9 @@ TEST_F(module, unload_is_refused_while_the_debugfs_summary_is_open)
 TEST_F(module, shrinker_debugfs_file_open_across_unload_is_cut_off_safely)
 {
 	char dir[512], path[600], buf[256];
-	int fd, n = ashmem_shrinker_dir(dir, sizeof(dir));
+	int fd;
 
-	if (n < 0)
-		SKIP(return, "no %s (needs debugfs and CONFIG_SHRINKER_DEBUG)", SHRINKER_DEBUGFS);
-	ASSERT_EQ(1, n);
+	NEED_SHRINKER_DIR(dir);
 	snprintf(path, sizeof(path), "%s/count", dir);
 	fd = open(path, O_RDONLY);
 	ASSERT_LE(0, fd);
