@@ -73,7 +73,9 @@ wroot=$pkgs/waydroid-$(dpkg-deb -f "$wdeb" Version)
 
 # The programs.
 for bits in 64 32; do
-	gcc $([ $bits = 32 ] && echo -m32) -O2 -Wall -Wextra -Werror -static -I "$top/selftests/ashmem" \
+	m32=()
+	[ $bits = 64 ] || m32=(-m32)
+	gcc "${m32[@]}" -O2 -Wall -Wextra -Werror -static -I "$top/selftests/ashmem" \
 		-o "$out/cutils-$bits" "$top/selftests/android/cutils.c"
 done
 

@@ -25,11 +25,10 @@
 #   EKEYREJECTED.
 #
 # Packages go to build/deb (shared with `make deb`, rebuilt only when their
-# inputs change). DEB_USERLAND_sid / DEB_USERLAND_trixie: the userlands, when
-# the caller has them (scripts/debian-userland.sh takes about a minute).
+# inputs change). Each case's output is kept in OUT/cases/NAME.log.
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie; env DEB_SELFTESTS=all, DEB_USERLAND_<suite>)" >&2; exit 2; }
+usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie; env DEB_SELFTESTS=all)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 suite=$1 out=$(realpath -m "$2")
 case "$suite" in sid | trixie) ;; *) usage ;; esac
@@ -39,16 +38,14 @@ cd "$top"
 . scripts/tap.sh
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' dkms.conf)
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
-uvar=DEB_USERLAND_$suite
-userland=${!uvar:-$(scripts/debian-userland.sh "$suite")}
-export "DEB_USERLAND_$suite=$userland"
-read -r release _ <<<"$(scripts/debian-kernel.sh release "$suite")"
+userland=$(scripts/debian-userland.sh "$suite")
+read -r release kver _ <<<"$(scripts/debian-kernel.sh release "$suite")"
 series=$(echo "$release" | cut -d. -f1,2)
-kver=$(chroot "$userland" dpkg-query -W -f='${Version}' "linux-headers-$release")
 pkgs=$top/build/deb
 mkdir -p "$out"
 rm -rf "$out"/ov-* "$out/keep" "$out/cases" "$out/guest-root" "$out/sig-root"
 mkdir -p "$out/keep" "$out/cases"
+TAP_LOGDIR=$out/cases
 
 # COMMAND in the userland, its changes kept in the overlay OUT/ov-NAME.
 in_ov() { local ov=$out/ov-$1; shift; scripts/debian-chroot.sh --overlay "$ov" "$userland" "$@"; }
@@ -62,13 +59,6 @@ bookkeeping='^/var/(log|cache/apt|cache/debconf|cache/ldconfig|lib/apt|lib/dpkg)
 leftovers() { # BEFORE AFTER [ALLOW]
 	comm -13 "$1" "$2" | grep -Ev "$bookkeeping" | { if [ -n "${3:-}" ]; then grep -Ev "$3"; else cat; fi; } || true
 }
-# tap.sh prints a case's output only when it fails: each case's output is
-# also kept in OUT/cases/NAME.log.
-case_log() { # NAME FUNCTION
-	"$2" 2>&1 | tee "$out/cases/$1.log"
-	return "${PIPESTATUS[0]}"
-}
-tcase() { tap_case "$1" case_log "$1" "$2"; }
 timed() { local start=$SECONDS rc=0; "$@" || rc=$?; echo "took $((SECONDS - start)) s"; return "$rc"; }
 modtree=/lib/modules/$release
 # The modules tree of the kernel in an overlay, as the guest's /lib/modules.
@@ -205,14 +195,16 @@ t_prebuilt_builds() {
 	dpkg-deb -f "$(cat "$out/keep/prebuilt-deb")" Depends | grep -qF "linux-binary-$release (= $kver)" &&
 		! grep -q '^E: ' "$pkgs/lintian-prebuilt-$suite.log"
 }
-compilers() { in_ov prebuilt sh -c 'ls /usr/bin /usr/local/bin | grep -E "^(cc|c89|c99|gcc|clang|rustc|cargo)(-[0-9.]+)?$|-linux-gnu-gcc" || true'; }
+# The names of compiler programs.
+compiler_re='^(cc|c89|c99|gcc|clang|rustc|cargo)(-[0-9.]+)?$|-linux-gnu-gcc'
+compilers() { in_ov prebuilt sh -c 'ls /usr/bin /usr/local/bin | grep -E "$1" || true' sh "$compiler_re"; }
 t_prebuilt_without_compiler() {
 	local deb pkgs_cc
 	deb=$(cat "$out/keep/prebuilt-deb")
 	put prebuilt "$deb"
 	# Every package with a compiler goes (and what needs them: DKMS, headers).
-	pkgs_cc=$(in_ov prebuilt sh -c 'for f in $(ls /usr/bin | grep -E "^(cc|c89|c99|gcc|clang|rustc|cargo)(-[0-9.]+)?$|-linux-gnu-gcc"); do
-		dpkg -S "$(readlink -f "/usr/bin/$f")" 2>/dev/null; done | cut -d: -f1 | sort -u')
+	pkgs_cc=$(in_ov prebuilt sh -c 'for f in $(ls /usr/bin | grep -E "$1"); do
+		dpkg -S "$(readlink -f "/usr/bin/$f")" 2>/dev/null; done | cut -d: -f1 | sort -u' sh "$compiler_re")
 	echo "removing $(echo $pkgs_cc) and what depends on them"
 	# shellcheck disable=SC2086
 	timed in_ov prebuilt apt-get purge -y --auto-remove $pkgs_cc | grep -E '^took' || true
@@ -261,20 +253,20 @@ t_apt_purge_prebuilt() {
 
 echo "# deb: the Debian packages in a Debian $suite userland, for $release ($kver)"
 tap_plan 14
-tcase make_deb_builds_ashmem_linux_dkms t_deb_builds
-tcase lintian_reports_no_errors_on_the_dkms_package t_lintian
-tcase dkms_package_holds_the_source_udev_rule_modules_load_and_depends t_deb_contents
-tcase apt_install_builds_and_installs_the_module_through_dkms t_apt_install_dkms
-tcase dkms_module_has_the_kernels_vermagic_and_dkms_signer t_dkms_module
-tcase dkms_signature_verifies_against_dkms_certificate t_dkms_signature_verifies
-tcase depends_keep_what_the_rust_metadata_rebuild_needs t_depends_cover_the_rebuild
-tcase apt_purge_dkms_package_leaves_nothing_and_dkms_status_empty t_apt_purge_dkms
-tcase without_linux_source_dkms_names_the_package_to_install t_missing_source
-tcase make_deb_prebuilt_builds_the_package_for_this_kernel_lintian_clean t_prebuilt_builds
-tcase without_compilers_apt_resolves_the_prebuilt_package_to_the_exact_kernel t_prebuilt_without_compiler
-tcase prebuilt_package_installs_with_no_compiler_present t_prebuilt_installs
-tcase prebuilt_module_is_indexed_for_the_kernel_and_unsigned t_prebuilt_module
-tcase apt_purge_prebuilt_package_leaves_nothing t_apt_purge_prebuilt
+tap_case make_deb_builds_ashmem_linux_dkms t_deb_builds
+tap_case lintian_reports_no_errors_on_the_dkms_package t_lintian
+tap_case dkms_package_holds_the_source_udev_rule_modules_load_and_depends t_deb_contents
+tap_case apt_install_builds_and_installs_the_module_through_dkms t_apt_install_dkms
+tap_case dkms_module_has_the_kernels_vermagic_and_dkms_signer t_dkms_module
+tap_case dkms_signature_verifies_against_dkms_certificate t_dkms_signature_verifies
+tap_case depends_keep_what_the_rust_metadata_rebuild_needs t_depends_cover_the_rebuild
+tap_case apt_purge_dkms_package_leaves_nothing_and_dkms_status_empty t_apt_purge_dkms
+tap_case without_linux_source_dkms_names_the_package_to_install t_missing_source
+tap_case make_deb_prebuilt_builds_the_package_for_this_kernel_lintian_clean t_prebuilt_builds
+tap_case without_compilers_apt_resolves_the_prebuilt_package_to_the_exact_kernel t_prebuilt_without_compiler
+tap_case prebuilt_package_installs_with_no_compiler_present t_prebuilt_installs
+tap_case prebuilt_module_is_indexed_for_the_kernel_and_unsigned t_prebuilt_module
+tap_case apt_purge_prebuilt_package_leaves_nothing t_apt_purge_prebuilt
 
 # The guests: Debian's kernel binary, kmod and config from the userland.
 boot=$(scripts/debian-kernel.sh boot "$suite")
@@ -318,13 +310,10 @@ if [ -f "$out/keep/prebuilt/ashmem_linux.sha256" ] && [ -f "$out/keep/dkms/ashme
 	start=$SECONDS
 	TIMEOUT=900 LOGDIR=$out/logs scripts/guest-run.sh "$boot" "$root" || guest_rc=$?
 	echo "# deb: Debian's kernel $release in a guest with each package's module (took $((SECONDS - start)) s)"
-	echo "1..1"
-	if [ "$guest_rc" = 0 ] && [ ! -s "$out/logs/splats" ]; then
-		echo "ok 1 guest_ran_both_packages_modules_with_no_kernel_report"
-	else
-		echo "not ok 1 guest_ran_both_packages_modules_with_no_kernel_report"
-		echo "#   guest-run status $guest_rc, logs in $out/logs"
-	fi
+	clean=$guest_rc
+	[ ! -s "$out/logs/splats" ] || clean=1
+	tap_one guest_ran_both_packages_modules_with_no_kernel_report "$clean" \
+		"guest-run status $guest_rc, logs (kernel reports in splats) in $out/logs"
 
 	# module.sig_enforce=1: neither module is signed by a key the kernel trusts.
 	sroot=$out/sig-root
@@ -340,13 +329,11 @@ if [ -f "$out/keep/prebuilt/ashmem_linux.sha256" ] && [ -f "$out/keep/dkms/ashme
 	rc=0
 	GUEST_APPEND=module.sig_enforce=1 TIMEOUT=300 LOGDIR=$out/sig-logs scripts/guest-run.sh "$boot" "$sroot" || rc=$?
 	echo "# deb: sig_enforce guest (took $((SECONDS - start)) s)"
-	echo "1..1"
-	if [ "$rc" = 0 ]; then echo "ok 1 sig_enforce_guest_ran_clean"; else
-		echo "not ok 1 sig_enforce_guest_ran_clean"; echo "#   guest-run status $rc, logs in $out/sig-logs"; guest_rc=1; fi
+	tap_one sig_enforce_guest_ran_clean "$rc" "guest-run status $rc, logs in $out/sig-logs"
+	[ "$rc" = 0 ] || guest_rc=1
 else
 	echo "# deb: no guest: a package's module is missing (see the cases above)"
-	echo "1..1"
-	echo "not ok 1 packages_modules_in_debians_kernel"
 	guest_rc=1
+	tap_one packages_modules_in_debians_kernel "$guest_rc"
 fi
 exit $guest_rc

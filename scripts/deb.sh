@@ -18,9 +18,6 @@
 # full report is printed to stderr and kept in OUT/lintian-*.log. Prints the
 # paths of the packages built. A package whose inputs did not change since
 # the last build in OUT is kept (and says so).
-#
-#   DEB_USERLAND_sid, DEB_USERLAND_trixie   the userlands, when the caller
-#                   already has them (scripts/debian-userland.sh takes a minute)
 set -euo pipefail
 
 usage() { echo "usage: $0 dkms OUT | prebuilt OUT [SUITE...]   (SUITE: sid, trixie)" >&2; exit 2; }
@@ -38,7 +35,7 @@ chroot_in() { "$top/scripts/debian-chroot.sh" "$@"; }
 # A persistent overlay layer of USERLAND, made once by COMMAND run in it
 # (named for the command: another command makes another layer).
 layer() { # USERLAND NAME COMMAND...
-	local userland=$1 dir
+	local userland=$1 name=$2 dir
 	dir=${1%/root}/$2-$(echo "${@:3}" | sha256sum | cut -c1-8)
 	shift 2
 	exec 8>"$dir.lock"
@@ -46,18 +43,14 @@ layer() { # USERLAND NAME COMMAND...
 	if [ ! -f "$dir/.ready" ]; then
 		rm -rf "$dir"
 		chroot_in --overlay "$dir" "$userland" "$@" >"$dir.log" 2>&1 ||
-			{ tail -n 20 "$dir.log" >&2; say "making the $2 layer failed (log $dir.log)"; exit 1; }
+			{ tail -n 20 "$dir.log" >&2; say "making the $name layer failed (log $dir.log)"; exit 1; }
 		touch "$dir/.ready"
 	fi
 	exec 8>&-
 	echo "$dir/upper"
 }
 
-userland_of() { # SUITE
-	local v=DEB_USERLAND_$1
-	if [ -n "${!v:-}" ]; then echo "${!v}"; else "$top/scripts/debian-userland.sh" "$1"; fi
-}
-sid=$(userland_of sid)
+sid=$("$top/scripts/debian-userland.sh" sid)
 # One build at a time in OUT (its work directory is shared).
 mkdir -p "$out"
 exec 9>"$out/.lock"
@@ -90,28 +83,14 @@ $name ($version) unstable; urgency=medium
  -- $maintainer  $(date -u -R -d "@$epoch")
 CHANGELOG
 
-# Modules for the prebuilt packages: built in each kernel's userland, in a
-# persistent build layer (the Rust metadata that scripts/rust-meta.sh
-# rebuilds when the userland has none is kept there for the next time).
+# Modules for the prebuilt packages: built in each kernel's userland
+# (scripts/debian-module.sh, warnings as errors).
 prebuilt_module() { # SUITE: stages prebuilt/RELEASE/ashmem_linux.ko, prints "RELEASE KVERSION"
-	local suite=$1 userland release kver build src vermagic
-	userland=$(userland_of "$suite")
-	read -r release _ <<<"$("$top/scripts/debian-kernel.sh" release "$suite")"
-	kver=$(chroot "$userland" dpkg-query -W -f='${Version}' "linux-headers-$release")
-	build=$(layer "$userland" deb-build true)
-	exec 8>"${build%/upper}.lock"
-	flock 8
-	rm -rf "$build/tmp/ashmem-prebuilt"
-	mkdir -p "$build/tmp/ashmem-prebuilt"
-	src=$("$top/scripts/dkms.sh" source "$build/tmp/ashmem-prebuilt")
+	local suite=$1 release kver vermagic
+	read -r release kver _ <<<"$("$top/scripts/debian-kernel.sh" release "$suite")"
 	say "building the module for $release ($suite userland)"
-	chroot_in --overlay "${build%/upper}" "$userland" \
-		make -C "${src#"$build"}" module KDIR="/lib/modules/$release/build" >"$out/module-$release.log" 2>&1 ||
+	"$top/scripts/debian-module.sh" "$suite" "$tree/prebuilt/$release" >/dev/null 2>"$out/module-$release.log" ||
 		{ tail -n 30 "$out/module-$release.log" >&2; say "module build for $release failed"; exit 1; }
-	mkdir -p "$tree/prebuilt/$release"
-	cp "$src/build/$release/module/ashmem_linux.ko" "$tree/prebuilt/$release/"
-	rm -rf "$build/tmp/ashmem-prebuilt"
-	exec 8>&-
 	vermagic=$(modinfo -F vermagic "$tree/prebuilt/$release/ashmem_linux.ko")
 	[ "${vermagic%% *}" = "$release" ] || { say "module for $release has vermagic '$vermagic'"; exit 1; }
 	echo "$release $kver"
@@ -152,9 +131,8 @@ fi
 rm -f "$out/.stamp-$id" "$out/debs-$id"
 
 say "dpkg-buildpackage $build_opt (sid's debhelper, dh-dkms)"
-SOURCE_DATE_EPOCH=$epoch
 if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
-	'cd "$1" && SOURCE_DATE_EPOCH=$2 dpkg-buildpackage "$3" -us -uc' sh "${tree#"$work/upper"}" "$SOURCE_DATE_EPOCH" "$build_opt" \
+	'cd "$1" && SOURCE_DATE_EPOCH=$2 dpkg-buildpackage "$3" -us -uc' sh "${tree#"$work/upper"}" "$epoch" "$build_opt" \
 	>"$out/build-$id.log" 2>&1; then
 	tail -n 40 "$out/build-$id.log" >&2
 	say "dpkg-buildpackage failed (log $out/build-$id.log)"

@@ -31,7 +31,7 @@ debian_mirror() {
 debian_apt_init() {
 	mkdir -p "$debian_aptdir/lists/partial"
 	apt_opts=(-o "Dir::Etc::sourcelist=$debian_aptdir/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$debian_aptdir/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+		-o "Dir::State::Lists=$debian_aptdir/lists" -o "Dir::Cache::pkgcache=$debian_aptdir/pkgcache.bin" -o Dir::Cache::srcpkgcache=
 		-o "Dir::Cache::archives=$debian_aptdir" -o APT::Sandbox::User=root
 		-o Acquire::Check-Valid-Until=false)
 	# Refresh at most once a day; also when the suites listed changed.

@@ -105,7 +105,7 @@ t_skip_source_gone() { # RELEASE HEADERS-VERSION SOURCE-PACKAGE SOURCE-VERSION o
 	rm -rf "${userland:?}$w"
 	echo "$log"
 	echo "dkms autoinstall: exit status $rc"
-	grep -F "skipping $1:" "$userland/var/lib/dkms/$name/$version/build/make.log" || return 1
+	grep -F "skipping $1: $3 $2" "$userland/var/lib/dkms/$name/$version/build/make.log" || return 1
 	[ "$build_rc" = 77 ] && [ "$rc" = 0 ] &&
 		grep -qF "Autoinstall on $1 was skipped for module(s) $name." <<<"$log" &&
 		! in_userland dkms status -m "$name" -k "$1" | grep -F ", $1, " | grep -qE ': (built|installed)$'

@@ -8,6 +8,7 @@
 # shellcheck shell=bash
 guest_root() {
 	local ko
+	# shellcheck disable=SC2034 # kdir, ksrc and out are for the sourcing script
 	read -r kdir ksrc out ko <<<"$(scripts/guest-kernel.sh "${SERIES:-sid}")"
 	# shellcheck source=scripts/toolchain.sh
 	. scripts/toolchain.sh

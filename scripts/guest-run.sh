@@ -30,6 +30,7 @@ case "${GUEST_NUMA:-1}" in
 2)
 	# Sizes in MiB, each node half of the guest's memory.
 	half=$(($(numfmt --from=iec "$mem") / 2 / 1048576))
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
 	numa=(-object "memory-backend-ram,id=node0,size=${half}M"
 		-object "memory-backend-ram,id=node1,size=${half}M"
 		-numa node,nodeid=0,cpus=0,memdev=node0 -numa node,nodeid=1,cpus=1,memdev=node1)
@@ -63,6 +64,7 @@ boot() { # boot ACCEL TIMEOUT
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
 	local append="console=ttyS0 panic=-1 rdinit=/init${GUEST_APPEND:+ $GUEST_APPEND}"
 	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
+		# shellcheck disable=SC2054 # QEMU's options are comma-separated
 		accel+=(-icount shift=0,sleep=off)
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
 	fi

@@ -25,11 +25,7 @@ rm -rf "$out"
 mkdir -p "$out/module" "$out/signed" "$out/other" "$out/root/sig" "$out/cases"
 key=$kdir/certs/signing_key.pem cert=$kdir/certs/signing_key.x509
 # tap.sh prints a case's output only when it fails: it is also kept in OUT/cases/NAME.log.
-case_log() { # NAME FUNCTION
-	"$2" 2>&1 | tee "$out/cases/$1.log"
-	return "${PIPESTATUS[0]}"
-}
-tcase() { tap_case "$1" case_log "$1" "$2"; }
+TAP_LOGDIR=$out/cases
 mk() { make -s --no-print-directory -C "$top" KDIR="$kdir" "$@"; }
 signer() { modinfo -F signer "$1"; }
 
@@ -65,10 +61,10 @@ t_other_key() {
 
 echo "# sign: make sign, checked by a kernel that enforces module signatures ($(basename "$kdir"))"
 tap_plan 4
-tcase module_builds_against_the_signature_enforcing_kernel t_build
-tcase make_sign_with_the_kernels_trusted_key_and_openssl_verifies_it t_sign
-tcase copy_with_a_flipped_byte_fails_openssl_verification t_flip
-tcase make_sign_with_an_untrusted_key t_other_key
+tap_case module_builds_against_the_signature_enforcing_kernel t_build
+tap_case make_sign_with_the_kernels_trusted_key_and_openssl_verifies_it t_sign
+tap_case copy_with_a_flipped_byte_fails_openssl_verification t_flip
+tap_case make_sign_with_an_untrusted_key t_other_key
 
 scripts/guest-kmod.sh "$out/root"
 echo "sign: the kernel with CONFIG_MODULE_SIG_FORCE, in a guest" >"$out/root/sig/title"
@@ -80,7 +76,5 @@ rc=0
 start=$SECONDS
 TIMEOUT=300 LOGDIR=$out/logs scripts/guest-run.sh "$kdir" "$out/root" || rc=$?
 echo "# sign: guest (took $((SECONDS - start)) s)"
-echo "1..1"
-if [ "$rc" = 0 ]; then echo "ok 1 signature_guest_ran_clean"; else
-	echo "not ok 1 signature_guest_ran_clean"; echo "#   guest-run status $rc, logs in $out/logs"; fi
+tap_one signature_guest_ran_clean "$rc" "guest-run status $rc, logs in $out/logs"
 exit "$rc"

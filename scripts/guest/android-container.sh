@@ -28,8 +28,8 @@ mkdir -p "$rootfs/proc"
 mount -t proc proc "$rootfs/proc"
 
 lxc_entry() { # SOURCE TARGET TYPE OPTIONS: one lxc.mount.entry
-	src=$1 dst=$rootfs/$2 type=$3 opts=
-	create= optional= bind=
+	src=$1 dst=$rootfs/$2 type=$3 opts=''
+	create='' optional='' bind=''
 	for o in $(echo "$4" | tr , ' '); do
 		case $o in
 		create=*) create=${o#create=} ;;
