@@ -35,7 +35,7 @@ SIGN_HASH ?= sha256
 SIGN_FILE ?= $(KDIR)/scripts/sign-file
 
 # rustup's compilers, where the user has them. (libclang is found by bindgen
-# itself, or LIBCLANG_PATH from the environment: scripts/toolchain.sh sets it
+# itself, or LIBCLANG_PATH from the environment: harness/toolchain.sh sets it
 # for this project's test kernels. A fixed path here broke Debian sid's
 # bindgen, whose libclang is LLVM 21's.)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -94,47 +94,47 @@ dkms-remove: ## Uninstall from every kernel, unregister from DKMS and delete the
 	scripts/dkms.sh remove
 
 deb: ## Build build/deb/ashmem-linux-dkms_VERSION_all.deb with Debian's debhelper and dh-dkms (sid userland, as root); lintian must report no error.
-	@scripts/deb.sh dkms $(CURDIR)/build/deb
+	@packaging/deb.sh dkms $(CURDIR)/build/deb
 
 # Every Debian test kernel, unless SERIES is given (sid or trixie).
 DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES))
 deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one).
-	@scripts/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
+	@packaging/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
-	scripts/deps.sh
+	harness/deps.sh
 
 kdir: ## Build the self-built test kernel of SERIES (7.2, 7.3, 7.2-debug; default 7.2) if needed and print its tree.
-	@scripts/test-kernel.sh $(if $(filter sid trixie,$(SERIES)),7.2,$(SERIES))
+	@harness/test-kernel.sh $(if $(filter sid trixie,$(SERIES)),7.2,$(SERIES))
 
 # `make check` tests Debian's sid and trixie-backports kernels and the
 # self-built 7.2 debug kernel, unless SERIES is given (any of sid, trixie,
 # 7.2, 7.3, 7.2-debug).
 CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES),sid trixie 7.2-debug)
 check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands) and a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit).
-	SERIES="$(CHECK_SERIES)" scripts/check.sh
+	SERIES="$(CHECK_SERIES)" harness/check.sh
 
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
-	SERIES=$(SERIES) scripts/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
+	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
 fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
-	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) scripts/fuzz.sh $(or $(SECONDS),60) $(SEED)
+	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) harness/fuzz.sh $(or $(SECONDS),60) $(SEED)
 
 demo: ## Boot a guest and show /dev/ashmem in use.
-	SERIES=$(SERIES) scripts/demo.sh
+	SERIES=$(SERIES) harness/demo.sh
 
 diag-test: ## Host unit tests of scripts/ashmem-diag.
-	python3 -m unittest discover -s scripts/tests -v
+	python3 -m unittest discover -s selftests/diag/unit -v
 
 diag-guest: ## Run ashmem-diag against the driver in a QEMU guest (SERIES).
-	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/diag-guest-test.sh $$1 $$4 $$3/diag
+	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/diag-guest-test.sh $$1 $$4 $$3/diag
 
 diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leaking app beside a stable one, in a QEMU guest (SERIES).
-	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/diag-chart.sh $$1 $$4 $$3/diag-chart && \
+	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/diag-chart.sh $$1 $$4 $$3/diag-chart && \
 		cp $$3/diag-chart/diag-chart.svg docs/diag-chart.svg
 
 android-guest: ## Android 16 device path in a QEMU guest (SERIES): Debian's udev and Waydroid with the module, libcutils-style use in containers.
-	@set -- $$(scripts/guest-kernel.sh $(SERIES)) && scripts/android-guest-test.sh $$1 $$4 $$3/android
+	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/android-guest-test.sh $$1 $$4 $$3/android
 
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs

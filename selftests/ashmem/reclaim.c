@@ -13,7 +13,7 @@
  *
  * Needs root (PURGE_ALL_CACHES, debugfs); the shrinker's debugfs files need
  * CONFIG_SHRINKER_DEBUG, and the node tests a NUMA kernel with two nodes (the
- * test guest: GUEST_NUMA=2 scripts/guest-run.sh): the tests skip without them.
+ * test guest: GUEST_NUMA=2 harness/guest-run.sh): the tests skip without them.
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepare the test kernel SERIES and the module built for it, and print
+# "KDIR KSRC OUT KO": the tree harness/guest-run.sh boots, a kernel source
+# with the kselftest harness, the build directory build/<kernel> and the
+# module. SERIES is Debian's sid or trixie(-backports) kernel (the module
+# built in its Debian userland with Debian's rustc), or a self-built 7.2, 7.3
+# or 7.2-debug (the module built here).
+set -euo pipefail
+
+usage() { echo "usage: $0 SERIES   (sid, trixie, 7.2, 7.3, 7.2-debug)" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+series=$1
+top=$(realpath "$(dirname "$0")/..")
+cd "$top"
+harness/deps.sh >&2
+# shellcheck source=harness/toolchain.sh
+. harness/toolchain.sh
+case "$series" in
+sid | trixie)
+	kdir=$(harness/debian-kernel.sh boot "$series")
+	ksrc=$(harness/debian-kernel.sh ksrc "$series")
+	out=$top/build/debian-$(cat "$kdir/include/config/kernel.release")
+	ko=$(harness/debian-module.sh "$series" "$out/module")
+	;;
+*)
+	kdir=$(harness/test-kernel.sh "$series")
+	ksrc=$(realpath "$kdir/source")
+	out=$top/build/$(basename "$kdir")
+	make --no-print-directory module KDIR="$kdir" MO="$out/module" >&2
+	ko=$out/module/ashmem_linux.ko
+	;;
+esac
+echo "$kdir $ksrc $out $ko"

@@ -1,0 +1,19 @@
+# Sourced by scripts that run one program in the test guest (demo, bench,
+# fuzz):
+#   guest_root NAME   prepares the test kernel of $SERIES (default sid) and
+#                     the module (harness/guest-kernel.sh), and sets kdir,
+#                     ksrc, out (build/<kernel>) and root ($out/NAME-root:
+#                     empty but for lib/modules/ashmem_linux.ko and bin/).
+# Expects to run from the top of the tree.
+# shellcheck shell=bash
+guest_root() {
+	local ko
+	# shellcheck disable=SC2034 # kdir, ksrc and out are for the sourcing script
+	read -r kdir ksrc out ko <<<"$(harness/guest-kernel.sh "${SERIES:-sid}")"
+	# shellcheck source=harness/toolchain.sh
+	. harness/toolchain.sh
+	root=$out/$1-root
+	rm -rf "$root"
+	mkdir -p "$root/lib/modules" "$root/bin"
+	cp "$ko" "$root/lib/modules/"
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Debian packages of ashmem_linux, built with Debian's own tooling
+# (debhelper, dh-dkms) and checked with lintian, all from Debian sid, in the
+# sid userland of harness/debian-userland.sh. The tools live in an overlay
+# layer kept next to that userland (made once, about a minute); every build
+# runs in a throwaway overlay on top, so the shared userland is never
+# changed. Packaging sources: packaging/debian (docs/debian-packages.md).
+#
+#   dkms OUT                  ashmem-linux-dkms_VERSION_all.deb: the DKMS
+#                             source in /usr/src, the udev rule, the
+#                             modules-load.d entry, the Waydroid helper
+#   prebuilt OUT [SUITE...]   ashmem-linux-modules-RELEASE_VERSION+KVER_amd64.deb
+#                             for the kernel of each SUITE (sid, trixie;
+#                             default both): the module built in that kernel's
+#                             Debian userland, for exactly that kernel
+#
+# VERSION is PACKAGE_VERSION of dkms.conf. lintian errors fail the build; its
+# full report is printed to stderr and kept in OUT/lintian-*.log. Prints the
+# paths of the packages built. A package whose inputs did not change since
+# the last build in OUT is kept (and says so).
+set -euo pipefail
+
+usage() { echo "usage: $0 dkms OUT | prebuilt OUT [SUITE...]   (SUITE: sid, trixie)" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+cmd=$1 out=$(realpath -m "$2")
+shift 2
+case "$cmd" in dkms) [ $# -eq 0 ] || usage ;; prebuilt) ;; *) usage ;; esac
+top=$(realpath "$(dirname "$0")/..")
+name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' "$top/dkms.conf")
+version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
+[ -n "$name" ] && [ -n "$version" ] || { echo "deb: no PACKAGE_NAME/PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+say() { echo "deb: $*" >&2; }
+chroot_in() { "$top/harness/debian-chroot.sh" "$@"; }
+
+# A persistent overlay layer of USERLAND, made once by COMMAND run in it
+# (named for the command: another command makes another layer).
+layer() { # USERLAND NAME COMMAND...
+	local userland=$1 name=$2 dir
+	dir=${1%/root}/$2-$(echo "${@:3}" | sha256sum | cut -c1-8)
+	shift 2
+	exec 8>"$dir.lock"
+	flock 8
+	if [ ! -f "$dir/.ready" ]; then
+		rm -rf "$dir"
+		chroot_in --overlay "$dir" "$userland" "$@" >"$dir.log" 2>&1 ||
+			{ tail -n 20 "$dir.log" >&2; say "making the $name layer failed (log $dir.log)"; exit 1; }
+		touch "$dir/.ready"
+	fi
+	exec 8>&-
+	echo "$dir/upper"
+}
+
+sid=$("$top/harness/debian-userland.sh" sid)
+# One build at a time in OUT (its work directory is shared).
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
+tools=$(layer "$sid" deb-tools sh -c \
+	'apt-get -q install -y --no-install-recommends build-essential debhelper dh-dkms lintian && apt-get clean')
+
+# The package source tree, in the upper directory of a fresh overlay of the
+# sid userland (so the build inside sees it at /tmp/deb): dkms-source/ (the
+# files `make dkms-install` copies), packaging/, debian/ with the changelog.
+work=$out/work
+rm -rf "$work"
+mkdir -p "$work/upper/tmp/deb"
+tree=$work/upper/tmp/deb/$name-$version
+mkdir -p "$tree/packaging"
+mv "$("$top/scripts/dkms.sh" source "$tree")" "$tree/dkms-source"
+cp "$top"/packaging/{60-ashmem.rules,ashmem_linux.conf,waydroid-ashmem-entry} "$tree/packaging/"
+cp -R "$top/packaging/debian" "$tree/debian"
+rm -rf "$tree/debian/prebuilt"
+sed "s/@VERSION@/$version/g" "$tree/debian/$name-dkms.postinst.in" >"$tree/debian/$name-dkms.postinst"
+rm "$tree/debian/$name-dkms.postinst.in"
+# The changelog's date is the commit's (reproducible), else dkms.conf's.
+epoch=$(git -C "$top" log -1 --format=%ct 2>/dev/null || stat -c %Y "$top/dkms.conf")
+maintainer=$(sed -n 's/^Maintainer: //p' "$tree/debian/control")
+cat >"$tree/debian/changelog" <<CHANGELOG
+$name ($version) unstable; urgency=medium
+
+  * ashmem_linux $version (PACKAGE_VERSION in dkms.conf)$(git -C "$top" describe --always --dirty 2>/dev/null | sed 's/^/, from git /').
+
+ -- $maintainer  $(date -u -R -d "@$epoch")
+CHANGELOG
+
+# Modules for the prebuilt packages: built in each kernel's userland
+# (harness/debian-module.sh, warnings as errors).
+prebuilt_module() { # SUITE: stages prebuilt/RELEASE/ashmem_linux.ko, prints "RELEASE KVERSION"
+	local suite=$1 release kver vermagic
+	read -r release kver _ <<<"$("$top/harness/debian-kernel.sh" release "$suite")"
+	say "building the module for $release ($suite userland)"
+	"$top/harness/debian-module.sh" "$suite" "$tree/prebuilt/$release" >/dev/null 2>"$out/module-$release.log" ||
+		{ tail -n 30 "$out/module-$release.log" >&2; say "module build for $release failed"; exit 1; }
+	vermagic=$(modinfo -F vermagic "$tree/prebuilt/$release/ashmem_linux.ko")
+	[ "${vermagic%% *}" = "$release" ] || { say "module for $release has vermagic '$vermagic'"; exit 1; }
+	echo "$release $kver"
+}
+
+if [ "$cmd" = prebuilt ]; then
+	[ $# -gt 0 ] || set -- sid trixie
+	for suite in "$@"; do
+		case "$suite" in sid | trixie) ;; *) usage ;; esac
+		read -r release kver <<<"$(prebuilt_module "$suite")"
+		pkg=$name-modules-$release
+		fill() { sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" "$top/packaging/debian/prebuilt/$1"; }
+		fill control.in >>"$tree/debian/control"
+		fill install.in >"$tree/debian/$pkg.install"
+		fill postinst.in >"$tree/debian/$pkg.postinst"
+		fill postrm.in >"$tree/debian/$pkg.postrm"
+		fill lintian-overrides.in >"$tree/debian/$pkg.lintian-overrides"
+		# Our version, then the kernel's ('-' is the revision separator).
+		echo "$pkg $version+$(echo "$kver" | tr - .)" >>"$tree/debian/prebuilt.versions"
+	done
+	build_opt=-B
+	id=prebuilt-$(echo "$@" | tr ' ' -)
+else
+	build_opt=-A
+	id=dkms
+fi
+
+# Unchanged inputs (the tree, the tools): the packages of the last build stand.
+stamp=$( { (cd "$tree" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | grep -v '/debian/changelog$')
+	echo "$tools"; } | sha256sum | cut -c1-16)
+if [ -f "$out/.stamp-$id" ] && [ "$(cat "$out/.stamp-$id")" = "$stamp" ] &&
+	[ -s "$out/debs-$id" ] && xargs -a "$out/debs-$id" ls >/dev/null 2>&1; then
+	say "$id packages up to date (inputs unchanged since they were built and linted)"
+	rm -rf "$work"
+	cat "$out/debs-$id"
+	exit 0
+fi
+rm -f "$out/.stamp-$id" "$out/debs-$id"
+
+say "dpkg-buildpackage $build_opt (sid's debhelper, dh-dkms)"
+if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
+	'cd "$1" && SOURCE_DATE_EPOCH=$2 dpkg-buildpackage "$3" -us -uc' sh "${tree#"$work/upper"}" "$epoch" "$build_opt" \
+	>"$out/build-$id.log" 2>&1; then
+	tail -n 40 "$out/build-$id.log" >&2
+	say "dpkg-buildpackage failed (log $out/build-$id.log)"
+	exit 1
+fi
+changes=$(cd "$work/upper/tmp/deb" && ls ./*.changes)
+rc=0
+chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
+	'cd /tmp/deb && chmod 1777 . && echo "$(lintian --version) (Debian sid) on $1:" && HOME=/tmp TMPDIR=/tmp setpriv --reuid=nobody --regid=nogroup --clear-groups lintian --fail-on error --display-info --tag-display-limit 0 "$1"' \
+	sh "${changes#./}" >"$out/lintian-$id.log" 2>&1 || rc=$?
+sed 's/^/deb:   /' "$out/lintian-$id.log" >&2
+[ "$rc" = 0 ] || { say "lintian reports errors (status $rc)"; exit 1; }
+debs=()
+for d in "$work"/upper/tmp/deb/*.deb; do
+	cp "$d" "$out/"
+	debs+=("$out/$(basename "$d")")
+done
+printf '%s\n' "${debs[@]}" >"$out/debs-$id"
+echo "$stamp" >"$out/.stamp-$id"
+rm -rf "$work"
+cat "$out/debs-$id"
