@@ -62,6 +62,10 @@ pins=$(for p in "${packages[@]}"; do version_of "$p"; done)
 format=1
 key=$( { echo "$suite $release $meta format $format"; echo "$pins"; } | sha256sum | cut -c1-12)
 dest=$debian_cache/debian/$suite-$key
+# One run makes a userland at a time; a parallel one waits, then reuses it.
+mkdir -p "$debian_cache/debian"
+exec 9>"$dest.lock"
+flock 9
 
 if [ -f "$dest/.ready" ]; then
 	echo "$dest/root"
@@ -97,14 +101,18 @@ read -r -a want <<<"$(echo "$pins" | tr '\n' ' ')"
 	{ tail -n 30 "$log" >&2; echo "debian-userland: package install failed, log in $log" >&2; exit 1; }
 "$here/debian-chroot.sh" "$dest/root" apt-get clean
 echo "$pins" >"$dest/packages"
+echo "${DEBIAN_EXTRA:-}" >"$dest/extra"
 touch "$dest/.ready"
-# Userlands of this suite with other package versions are out of date.
-for old in "$debian_cache/debian/$suite"-*; do
+# Userlands of this suite with the same extra packages but other versions are
+# out of date (one with other extras serves another test: it stays).
+for old in "$debian_cache/debian/$suite"-*/; do
+	old=${old%/}
 	[ "$old" != "$dest" ] || continue
+	[ "$(cat "$old/extra" 2>/dev/null)" = "${DEBIAN_EXTRA:-}" ] || continue
 	if findmnt -rn -o TARGET | grep -q "^$old/"; then
 		echo "debian-userland: not removing $old: something is mounted under it" >&2
 	else
-		rm -rf "$old"
+		rm -rf "$old" "$old.lock"
 	fi
 done
 echo "debian-userland: $suite ready: $(wc -l <"$dest/packages") packages named, $(du -sh "$dest/root" | cut -f1)" >&2

@@ -18,6 +18,10 @@ key=$( { echo "$version"; cat "$@"; rustc --version; bindgen --version; gcc --ve
 	sha256sum "$0" | cut -d' ' -f1; } | sha256sum | cut -c1-12)
 out=${XDG_CACHE_HOME:-$HOME/.cache}/ashmem_linux/kernels/$version-$key
 
+# One build of a tree at a time (parallel runs wait for it, then reuse it).
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
 if [ -f "$out/.built" ]; then
 	echo "$out"
 	exit 0

@@ -32,6 +32,8 @@ version=$(apt-cache "${apt_opts[@]}" madison "$pkg" | awk -F'|' '{ gsub(/ /, "",
 upstream=${version%%-*}
 dest=$cache/src/linux-$upstream
 
+exec 9>"$dest.lock"
+flock 9
 if [ ! -f "$dest/.unpacked" ]; then
 	echo "kernel-source: fetching $pkg $version" >&2
 	work=$(mktemp -d "$cache/src/.fetch.XXXXXX")
