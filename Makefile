@@ -18,8 +18,13 @@ WERROR ?= 1
 # A kernel built with clang (CONFIG_CC_IS_CLANG) wants its modules built with
 # clang too: LLVM=1 then, unless LLVM is given (LLVM=-19 picks clang-19 etc.).
 LLVM ?= $(if $(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),1)
+# COVERAGE=1 (on the command line only, so never in a DKMS or user build that
+# happens to have it in the environment): the tests' instrumented module, see
+# docs/testing.md, "Coverage".
+COVERAGE_FLAG := $(if $(filter command line,$(origin COVERAGE)),$(if $(filter 1,$(COVERAGE)),ASHMEM_COVERAGE=1))
 MODULE_FLAGS := $(if $(filter 1,$(WERROR)),KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror) \
-	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) $(if $(LLVM),LLVM=$(LLVM)) MO=$(MO)
+	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) $(if $(LLVM),LLVM=$(LLVM)) MO=$(MO) \
+	$(COVERAGE_FLAG)
 
 # Install locations (`make install DESTDIR=... PREFIX=...`).
 DESTDIR ?=
@@ -45,7 +50,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 help: ## List the targets.
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
-	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
+	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  COVERAGE=1  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
 	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
 # The tree to build in: KDIR itself, or for Debian's headers (no Rust metadata)
@@ -114,6 +119,9 @@ CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIE
 check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands) and a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit).
 	SERIES="$(CHECK_SERIES)" harness/check.sh
 
+coverage: ## The driver's blocks make check's debug-kernel run executed, per function and line (runs make check SERIES=7.2-debug first if needed, or RUN=1).
+	@harness/coverage.sh
+
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
@@ -146,4 +154,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check \
-	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean
+	coverage bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Coverage of the driver's blocks, for the tests only (`make module COVERAGE=1`, see
+//! `docs/testing.md`).
+//!
+//! That build sets `cfg(ashmem_coverage)`, instruments the crate and the C shim with sanitizer
+//! coverage and links `coverage.c`, which records the blocks that run and shows them in debugfs.
+//! [`Coverage`] sets that up first at module load and, dropped last at unload, logs what ran
+//! after the last read. In every other build it is nothing.
+//!
+//! Owns: nothing of the driver. Needs: nothing of the driver.
+
+use kernel::prelude::*;
+
+/// The coverage build's record, in `coverage.c`.
+#[cfg(ashmem_coverage)]
+mod record {
+    extern "C" {
+        /// Creates the debugfs files (see `coverage.c`).
+        fn ashmem_coverage_init() -> kernel::ffi::c_int;
+        /// Removes them, and logs the blocks hit since the last read.
+        fn ashmem_coverage_exit();
+    }
+
+    pub(super) fn init() -> kernel::error::Result {
+        // SAFETY: Called once, at module load; the record itself needs no setup.
+        kernel::error::to_result(unsafe { ashmem_coverage_init() })
+    }
+
+    pub(super) fn exit() {
+        // SAFETY: Called once, at module unload, after every other part of the module is gone;
+        // an open file of the record holds a module reference, so none is open.
+        unsafe { ashmem_coverage_exit() };
+    }
+}
+
+/// The coverage record's files, in a coverage build; nothing otherwise.
+pub(crate) struct Coverage(());
+
+impl Coverage {
+    /// Sets up the record's files. Called first at module load.
+    pub(crate) fn init() -> Result<Self> {
+        #[cfg(ashmem_coverage)]
+        record::init()?;
+        Ok(Self(()))
+    }
+}
+
+#[cfg(ashmem_coverage)]
+impl Drop for Coverage {
+    fn drop(&mut self) {
+        record::exit();
+    }
+}
