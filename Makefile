@@ -125,8 +125,9 @@ coverage: ## The driver's blocks make check's debug-kernel run executed, per fun
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
-fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
-	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) harness/fuzz.sh $(or $(SECONDS),60) $(SEED)
+fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N, WORKERS=N, TESTS="-t NAME", BITS=64 too; COVERAGE=1 (self-built kernels): coverage-guided too.
+	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) COVERAGE=$(filter 1,$(COVERAGE)) TESTS="$(TESTS)" BITS="$(BITS)" \
+		harness/fuzz.sh $(or $(SECONDS),60) $(SEED)
 
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) harness/demo.sh

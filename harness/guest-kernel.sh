@@ -4,7 +4,8 @@
 # with the kselftest harness, the build directory build/<kernel> and the
 # module. SERIES is Debian's sid or trixie(-backports) kernel (the module
 # built in its Debian userland with Debian's rustc), or a self-built 7.2, 7.3
-# or 7.2-debug (the module built here).
+# or 7.2-debug (the module built here; with COVERAGE=1 the module built with
+# `make module COVERAGE=1`, in OUT/module-cov).
 set -euo pipefail
 
 usage() { echo "usage: $0 SERIES   (sid, trixie, 7.2, 7.3, 7.2-debug)" >&2; exit 2; }
@@ -26,8 +27,9 @@ sid | trixie)
 	kdir=$(harness/test-kernel.sh "$series")
 	ksrc=$(realpath "$kdir/source")
 	out=$top/build/$(basename "$kdir")
-	make --no-print-directory module KDIR="$kdir" MO="$out/module" >&2
-	ko=$out/module/ashmem_linux.ko
+	mo=$out/module${COVERAGE:+-cov}
+	make --no-print-directory module KDIR="$kdir" MO="$mo" ${COVERAGE:+COVERAGE=1} >&2
+	ko=$mo/ashmem_linux.ko
 	;;
 esac
 echo "$kdir $ksrc $out $ko"
