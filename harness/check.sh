@@ -16,7 +16,9 @@
 # A self-built kernel: the module with clippy and warnings as errors,
 # rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
 # guest as above plus the module's KUnit suites (and kmemleak on the debug
-# kernel).
+# kernel). On the debug kernel the guest loads the module instrumented for
+# coverage (`make module COVERAGE=1`) where DKMS installed its build, and the
+# driver's coverage is reported (harness/coverage.py).
 # Once: the host unit tests of ashmem-diag, a smoke run of `make bench` on
 # the first kernel, the fuzz budget.
 set -euo pipefail
@@ -86,6 +88,24 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
 }
 
+# The debug kernel's guest loads the instrumented module: it replaces DKMS's
+# build in the guest's modules tree (which DKMS itself built and installed).
+coverage_install() { # OUT
+	local ko
+	ko=$(find "$1/guest/lib/modules" -path '*/updates/*' -name ashmem_linux.ko)
+	[ -n "$ko" ] || { echo "check: no module under updates/ in $1/guest" >&2; return 1; }
+	cp "$1/module-cov/ashmem_linux.ko" "$ko"
+	sha256sum <"$ko" | cut -d' ' -f1 >"$1/guest/ashmem_linux.sha256"
+	touch "$1/guest/ashmem_linux.coverage"
+}
+
+# The driver's blocks the guest ran; "driver coverage: ..." in OUT/coverage/summary.
+coverage_report() { # OUT
+	rm -rf "$1/coverage"
+	{ harness/coverage.py "$1/module-cov/ashmem_linux.ko" "$1/logs/results.log" "$top" "$1/coverage" ||
+		printf '# coverage: harness/coverage.py failed\n1..1\nnot ok 1 coverage_report_made\n'; } | tee "$1/coverage.tap"
+}
+
 selftests() { # KSRC OUT: both builds, from scratch (a removed test's binary must not run)
 	rm -rf "$2/selftests"
 	make --no-print-directory -C selftests/ashmem KSRC="$1" OUT="$2/selftests" >/dev/null
@@ -145,6 +165,10 @@ own_kernel() { # SERIES[-debug]
 
 	step "$s: module (clippy, warnings as errors)"
 	make --no-print-directory module KDIR="$kdir" MO="$out/module" CLIPPY=1
+	if [ "$flavour" = debug ]; then
+		step "$s: module instrumented for coverage (warnings as errors)"
+		make --no-print-directory module KDIR="$kdir" MO="$out/module-cov" COVERAGE=1
+	fi
 
 	step "$s: rustfmt"
 	make --no-print-directory fmt-check KDIR="$kdir"
@@ -158,9 +182,15 @@ own_kernel() { # SERIES[-debug]
 	step "$s: DKMS lifecycle"
 	# Leaves the modules tree DKMS installed in $out/guest/lib/modules.
 	harness/dkms-test.sh "$kdir" "$out" | tee "$out/dkms.tap"
+	[ "$flavour" != debug ] || coverage_install "$out"
 
 	step "$s: guest run"
+	rm -f "$out/coverage.tap"
 	selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
+	if [ "$flavour" = debug ]; then
+		step "$s: driver coverage"
+		coverage_report "$out"
+	fi
 
 	step "$s: ashmem-diag in a guest"
 	diag_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
@@ -218,11 +248,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag: numa: android: deb:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|deb|diag-unit|sign|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: coverage: diag: numa: android: deb:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|coverage|diag|numa|android|deb|diag-unit|sign|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android,deb}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,coverage,diag,numa,android,deb}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
@@ -234,6 +264,9 @@ done
 for part in diag-unit sign bench fuzz-budget; do
 	printf '%s: ' "$part"
 	harness/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
+done
+for ko in "${outs[@]}"; do
+	[ ! -f "${ko#* }/coverage/summary" ] || echo "${ko%% *} $(cat "${ko#* }/coverage/summary")"
 done
 for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0

@@ -14,7 +14,8 @@
 #   GUEST_APPEND="ARG..."   more kernel command-line arguments (e.g.
 #              module.sig_enforce=1)
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
-#              lines, empty when there is none) there (default: a temp dir)
+#              lines, empty when there is none) there (default: a temp dir);
+#              the job's "#cov " lines (coverage records) are only there
 #   GUEST_MEM=M  guest memory (default 2G)
 #   GUEST_NUMA=2 two NUMA nodes, one vCPU and half the memory each (a kernel
 #              without CONFIG_NUMA sees one node)
@@ -104,7 +105,7 @@ fi
 
 # The serial line discipline turns \n into \r\n.
 sed -i 's/\r$//' "$results" "$console"
-grep -av '^# guest-exit:' "$results" || true
+grep -avE '^(# guest-exit:|#cov )' "$results" || true
 
 fail=0
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then

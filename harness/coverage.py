@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Which blocks of the driver the debug kernel's guest run executed.
+
+usage: coverage.py KO RESULTS_LOG SRC OUT
+
+KO is the module `make module COVERAGE=1` built (with debug info) and the
+guest loaded; RESULTS_LOG the guest's result channel, whose "#cov " lines
+(harness/guest/selftests-job.sh) hold what the module recorded
+(rust/coverage.c); SRC the project's top directory. Prints TAP (the
+`coverage:` part of make check) and writes into OUT:
+
+  summary     "driver coverage: N of M blocks (P%)"
+  functions   per function: blocks hit, blocks, percent
+  lines       per source line of the driver: hit/blocks, and the line
+  unreached   every block of the driver that never ran, with its reason
+
+A block is a call of __sanitizer_cov_trace_pc(): one per basic block and
+critical edge of the instrumented code (LLVM's sanitizer coverage, level 3).
+It belongs to the driver when the source line it was compiled from, the
+innermost of its inlined frames, is in the driver's own files (rust/*.rs,
+rust/shmem_shim.c), and its function is not a KUnit test. The rest of the
+instrumented code is the kernel crate's and core's generic code compiled
+into the module, counted on its own line, and the KUnit tests themselves.
+
+Reasons for unreached blocks are in harness/coverage-unreached: lines of
+"FILE | FUNCTION | SOURCE TEXT | REASON", where FUNCTION and SOURCE TEXT are
+matched as substrings of the block's function and of its source line
+(stripped). A block without a reason fails the case that wants one.
+"""
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+TARGET = 90.0
+CALL = "__sanitizer_cov_trace_pc"
+
+
+def sites_of(ko):
+    """(section, return offset) of every call of the coverage callback, and the text sections' sizes."""
+    dis = subprocess.run(["llvm-objdump", "-dr", "--no-show-raw-insn", ko],
+                         capture_output=True, text=True, check=True).stdout
+    sites, section = [], None
+    for line in dis.splitlines():
+        m = re.match(r"Disassembly of section (\S+):", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"\s+([0-9a-f]+):\s+R_X86_64_PLT32\s+" + CALL + r"-0x4$", line)
+        if m:
+            # The relocation is the call's 4-byte operand: the call returns right after it.
+            sites.append((section, int(m.group(1), 16) + 4))
+    return sites
+
+
+def symbolize(ko, sites):
+    """The inlined frames of each site, innermost first: [(function, file, line)]."""
+    sections = sorted({s for s, _ in sites})
+    start = {s: 0x1000000 * (i + 1) for i, s in enumerate(sections)}
+    with tempfile.TemporaryDirectory() as tmp:
+        # The .ko is relocatable, its sections all at 0: link a copy with each
+        # text section at an address of its own, so that addresses are unique.
+        linked = os.path.join(tmp, "linked.elf")
+        subprocess.run(["ld.lld", "-o", linked, "--unresolved-symbols=ignore-all", "-e", "0",
+                        "--no-pie", "-z", "norelro"] +
+                       ["--section-start=%s=%#x" % (s, a) for s, a in start.items()] + [ko],
+                       check=True, capture_output=True)
+        # The call instruction itself: one byte before its return address.
+        addrs = "\n".join("%#x" % (start[s] + r - 1) for s, r in sites)
+        out = subprocess.run(["llvm-symbolizer", "--obj=" + linked, "--inlining",
+                              "--output-style=JSON", "--functions=linkage", "--demangle"],
+                             input=addrs, capture_output=True, text=True, check=True).stdout
+    frames = []
+    for line in out.splitlines():
+        if line.strip():
+            frames.append([(f["FunctionName"], f["FileName"], f["Line"])
+                           for f in json.loads(line)["Symbol"]])
+    if len(frames) != len(sites):
+        sys.exit("coverage: llvm-symbolizer answered %d of %d sites" % (len(frames), len(sites)))
+    return frames
+
+
+def records(results):
+    """What the guest recorded: one dict per dump (sections, bases, slots), and the exit log's slots."""
+    dumps, exit_slots, cur = [], set(), None
+    with open(results, errors="replace") as f:
+        for line in f:
+            if not line.startswith("#cov "):
+                continue
+            words = line[5:].split()
+            if not words:
+                continue
+            if words[0] == "begin":
+                cur = {"name": words[1], "sections": {}, "t": set(), "i": set(),
+                       "text": None, "init": None}
+            elif words[0] == "end" and cur:
+                dumps.append(cur)
+                cur = None
+            elif words[0] == "exit" and len(words) > 1 and words[1] == "t":
+                exit_slots.update(int(w, 16) for w in words[2:])
+            elif cur is None:
+                continue
+            elif words[0] == "section" and len(words) == 3:
+                cur["sections"][words[1]] = int(words[2], 16)
+            elif words[0] == "#" and "text" in words:
+                cur["text"] = int(words[words.index("text") + 1], 16)
+                cur["init"] = int(words[words.index("init_text") + 1].rstrip(","), 16)
+            elif words[0] in ("t", "i") and len(words) == 2:
+                cur[words[0]].add(int(words[1], 16))
+    return dumps, exit_slots
+
+
+def slot(dump, section, ret):
+    """The slot the module recorded a site's hit in, in this dump's instance."""
+    addr = dump["sections"].get(section)
+    if addr is None:
+        return None, None
+    if section.startswith(".init"):
+        return "i", (addr - dump["init"] + ret) // 4 if dump["init"] else None
+    return "t", (addr - dump["text"] + ret) // 4
+
+
+def hits_of(sites, dumps, exit_slots):
+    hit = [False] * len(sites)
+    for n, (section, ret) in enumerate(sites):
+        for d in dumps:
+            kind, s = slot(d, section, ret)
+            if s is not None and s in d[kind]:
+                hit[n] = True
+        if dumps and not hit[n]:
+            # The exit log is of the last instance, the one the last dump read.
+            kind, s = slot(dumps[-1], section, ret)
+            hit[n] = kind == "t" and s in exit_slots
+    return hit
+
+
+def classify(frames, src):
+    """'driver' (with the file relative to src), 'test', or 'library', per site."""
+    top = os.path.realpath(src) + "/"
+    out = []
+    for fr in frames:
+        outer = fr[-1][0]
+        func, path, line = fr[0]
+        if "::tests::" in outer or re.search(r"kunit", outer):
+            out.append(("test", None))
+        elif path.startswith(top) and (path.endswith(".rs") or path.endswith("shmem_shim.c")):
+            out.append(("driver", path[len(top):]))
+        else:
+            out.append(("library", None))
+    return out
+
+
+def short(func):
+    """A function's name without the crate prefix and closure noise."""
+    return func.replace("ashmem::", "")
+
+
+def load_reasons(path):
+    reasons = []
+    if not os.path.exists(path):
+        return reasons
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) != 4:
+                sys.exit("coverage: %s: not FILE | FUNCTION | SOURCE TEXT | REASON: %s" % (path, line))
+            reasons.append(parts)
+    return reasons
+
+
+def reason_for(reasons, file, func, text):
+    for f, fn, t, why in reasons:
+        if f == file and fn in func and t in text:
+            return why
+    return None
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__.splitlines()[2])
+    ko, results, src, out = sys.argv[1:]
+    os.makedirs(out, exist_ok=True)
+    sites = sites_of(ko)
+    frames = symbolize(ko, sites)
+    dumps, exit_slots = records(results)
+    hit = hits_of(sites, dumps, exit_slots)
+    kinds = classify(frames, src)
+    reasons = load_reasons(os.path.join(src, "harness", "coverage-unreached"))
+
+    sources = {}
+
+    def text_of(file, line):
+        if file not in sources:
+            try:
+                with open(os.path.join(src, file), errors="replace") as f:
+                    sources[file] = f.read().splitlines()
+            except OSError:
+                sources[file] = []
+        lines = sources[file]
+        return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+    per_func = collections.defaultdict(lambda: [0, 0])
+    per_line = collections.defaultdict(lambda: [0, 0])
+    counts = collections.Counter()
+    unreached = []
+    for n, (kind, file) in enumerate(kinds):
+        counts[kind, hit[n]] += 1
+        if kind != "driver":
+            continue
+        func, _, line = frames[n][0]
+        for key, table in (((file, short(func)), per_func), ((file, line), per_line)):
+            table[key][0] += hit[n]
+            table[key][1] += 1
+        if not hit[n]:
+            text = text_of(file, line)
+            unreached.append((file, line, short(func), text,
+                              reason_for(reasons, file, short(func), text)))
+
+    hit_n, total = counts["driver", True], counts["driver", True] + counts["driver", False]
+    pct = 100.0 * hit_n / total if total else 0.0
+    summary = "driver coverage: %d of %d blocks (%.1f%%)" % (hit_n, total, pct)
+    with open(os.path.join(out, "summary"), "w") as f:
+        f.write(summary + "\n")
+    with open(os.path.join(out, "functions"), "w") as f:
+        f.write("# %s\n# hit/blocks  percent  file  function\n" % summary)
+        for (file, func), (h, t) in sorted(per_func.items()):
+            f.write("%4d/%-4d %5.1f%%  %s  %s\n" % (h, t, 100.0 * h / t, file, func))
+    with open(os.path.join(out, "lines"), "w") as f:
+        f.write("# %s\n# file:line  hit/blocks  source\n" % summary)
+        for (file, line), (h, t) in sorted(per_line.items()):
+            mark = "" if h == t else "  <-- %d unreached" % (t - h)
+            f.write("%s:%d  %d/%d  %s%s\n" % (file, line, h, t, text_of(file, line), mark))
+    without = [u for u in unreached if u[4] is None]
+    with open(os.path.join(out, "unreached"), "w") as f:
+        f.write("# %s; %d unreached, %d without a reason\n" % (summary, len(unreached), len(without)))
+        for file, line, func, text, why in sorted(unreached):
+            f.write("%s:%d  %s  `%s`  -- %s\n" % (file, line, func, text, why or "NO REASON"))
+
+    lib_hit, lib = counts["library", True], counts["library", True] + counts["library", False]
+    print("# coverage: the driver's blocks the debug kernel's guest ran (make module COVERAGE=1)")
+    print("# %d dumps read (%s), %d blocks logged at the last unload" %
+          (len(dumps), ", ".join(d["name"] for d in dumps), len(exit_slots)))
+    print("# not counted: kernel crate and core code compiled into the module, %d of %d blocks run;"
+          " KUnit tests, %d blocks" % (lib_hit, lib, counts["test", True] + counts["test", False]))
+    print("# per function and line: %s/functions, %s/lines, %s/unreached" % (out, out, out))
+    print("1..2")
+    ok = total > 0 and pct >= TARGET
+    print("%s 1 driver_coverage_at_least_%d_percent (%s)" % ("ok" if ok else "not ok", TARGET, summary))
+    ok2 = total > 0 and not without
+    print("%s 2 every_unreached_driver_block_has_a_reason (%d unreached, %d without one)" %
+          ("ok" if ok2 else "not ok", len(unreached), len(without)))
+    for file, line, func, text, _ in sorted(without)[:40]:
+        print("#   %s:%d  %s  `%s`" % (file, line, func, text))
+
+
+if __name__ == "__main__":
+    main()
