@@ -47,12 +47,24 @@
 #define SEED		26
 #define NAME		"faults"
 
-/* The fault-injection controls the tests set, and to what. */
+#define FAILSLAB_TIMES	"/sys/kernel/debug/failslab/times"
+#define MAKE_IT_FAIL	"/proc/thread-self/make-it-fail"
+
+/*
+ * The fault-injection controls the tests set, and to what; set in this
+ * order, set back in the reverse one. Besides fail-nth, failslab may fail
+ * slab allocations of a task that asks for it (make-it-fail), as many as
+ * times says: 0 but while the summary test wants failures in a row.
+ */
 static const struct knob {
 	const char *path, *value;
 } knobs[] = {
 	{ "/sys/kernel/debug/failslab/ignore-gfp-wait", "N" },
 	{ "/sys/kernel/debug/failslab/verbose", "0" },
+	{ FAILSLAB_TIMES, "0" },
+	{ "/sys/kernel/debug/failslab/interval", "1" },
+	{ "/sys/kernel/debug/failslab/task-filter", "Y" },
+	{ "/sys/kernel/debug/failslab/probability", "100" },
 	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N" },
 	{ "/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem", "N" },
 	{ "/sys/kernel/debug/fail_page_alloc/min-order", "0" },
@@ -115,7 +127,7 @@ FIXTURE_TEARDOWN_PARENT(faults)
 {
 	unsigned int i;
 
-	for (i = 0; self->knobs_set && i < NKNOBS; i++)
+	for (i = NKNOBS; self->knobs_set && i-- > 0;)
 		if (write_text(knobs[i].path, self->saved[i])) {
 			TH_LOG("restoring %s: %s", knobs[i].path, strerror(errno));
 			_metadata->exit_code = KSFT_FAIL;
@@ -660,40 +672,79 @@ TEST_F(faults, fdinfo_fails_with_enomem_or_shows_the_region)
  * copies the list of regions into memory it allocates first), and nothing
  * else then.
  */
+/*
+ * One outcome of reading the summary with allocations failing: ENOMEM, the
+ * driver saying it ran out of memory itself (1), or the summary with the
+ * test's region (0).
+ */
+static int summary_outcome(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
+			   int n, long r, const char *buf)
+{
+	char line[32];
+
+	if (r < 0) {
+		ASSERT_FAILED_FOR_MEMORY(n, "summary");
+		return 0;
+	}
+	/* Only that line: the driver copies the regions first, then writes. */
+	if (self->injected && !strcmp(buf, "error:\tout of memory\n"))
+		return 1;
+	ASSERT_EQ(0, strncmp(buf, "regions:\t", 9)) {
+		TH_LOG("summary:\n%s", buf);
+	}
+	snprintf(line, sizeof(line), "\t%d\t", getpid());
+	ASSERT_TRUE(strstr(buf, line) != NULL) {
+		TH_LOG("no region of pid %d in the summary:\n%s", getpid(), buf);
+	}
+	return 0;
+}
+
+/*
+ * The summary may also say that it ran out of memory itself (the driver
+ * copies the list of regions into memory it allocates first), and nothing
+ * else then. Its allocations fall back once (kvrealloc tries kmalloc twice):
+ * one failure never reaches that line, so a second round fails the N-th
+ * allocation and the slab allocations right after it (up to two, failslab's
+ * times), and that line must come.
+ */
 TEST_F(faults, summary_fails_with_enomem_or_says_so_or_shows_the_region)
 {
 	static char buf[64 * 1024];
-	char line[128];
-	int n, fd, said_so = 0;
+	int n, fd, times, said_so = 0, said_so_in_a_row = 0;
 	void *map;
 	long r;
 
 	if (access(ASHMEM_SUMMARY, F_OK))
 		SKIP(return, "no %s (CONFIG_DEBUG_FS)", ASHMEM_SUMMARY);
 	fd = stamped_region(_metadata, &map);
-	snprintf(line, sizeof(line), "\t%d\t", getpid());
 	for (n = 1; n <= MAX_NTH; n++) {
 		r = WITH_NTH_FAILING(n, open_and_read(ASHMEM_SUMMARY, buf, sizeof(buf)));
-		if (r < 0) {
-			ASSERT_FAILED_FOR_MEMORY(n, "summary");
-			continue;
-		}
-		if (self->injected && !strcmp(buf, "error:\tout of memory\n")) {
-			said_so++;
-			continue;
-		}
-		ASSERT_EQ(0, strncmp(buf, "regions:\t", 9)) {
-			TH_LOG("summary:\n%s", buf);
-		}
-		ASSERT_TRUE(strstr(buf, line) != NULL) {
-			TH_LOG("no region of pid %d in the summary:\n%s", getpid(), buf);
-		}
+		said_so += summary_outcome(_metadata, self, n, r, buf);
 		if (!self->injected)
 			break;
 	}
 	ASSERT_GT(MAX_NTH, n);
 	REPORT("summary", n);
-	ksft_print_msg("summary: %d times it said it ran out of memory\n", said_so);
+
+	/* The file stays open: its first write made debugfs's per-file data. */
+	times = open(FAILSLAB_TIMES, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, times);
+	ASSERT_EQ(2, write(times, "0\n", 2));
+	ASSERT_EQ(0, write_text(MAKE_IT_FAIL, "1"));
+	for (n = 1; n <= MAX_NTH; n++) {
+		ASSERT_EQ(2, write(times, "2\n", 2));
+		r = WITH_NTH_FAILING(n, open_and_read(ASHMEM_SUMMARY, buf, sizeof(buf)));
+		ASSERT_EQ(2, write(times, "0\n", 2));
+		said_so_in_a_row += summary_outcome(_metadata, self, n, r, buf);
+		if (!self->injected)
+			break;
+	}
+	ASSERT_EQ(0, write_text(MAKE_IT_FAIL, "0"));
+	close(times);
+	ASSERT_GT(MAX_NTH, n);
+	ksft_print_msg("summary: said it ran out of memory %d times with one allocation failing, %d times with more in a row\n",
+		       said_so, said_so_in_a_row);
+	EXPECT_LT(0, said_so_in_a_row);
 	stamped_region_release(fd, map);
 }
 
