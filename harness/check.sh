@@ -99,10 +99,12 @@ coverage_install() { # OUT
 	touch "$1/guest/ashmem_linux.coverage"
 }
 
-# The driver's blocks the guest ran; "driver coverage: ..." in OUT/coverage/summary.
+# The driver's blocks the guest ran; "driver coverage: ..." in OUT/coverage/summary,
+# the guest's records in OUT/coverage-records (make coverage reads them again).
 coverage_report() { # OUT
 	rm -rf "$1/coverage"
-	{ harness/coverage.py "$1/module-cov/ashmem_linux.ko" "$1/logs/results.log" "$top" "$1/coverage" ||
+	grep -a '^#cov ' "$1/logs/results.log" >"$1/coverage-records" || true
+	{ harness/coverage.py "$1/module-cov/ashmem_linux.ko" "$1/coverage-records" "$top" "$1/coverage" ||
 		printf '# coverage: harness/coverage.py failed\n1..1\nnot ok 1 coverage_report_made\n'; } | tee "$1/coverage.tap"
 }
 

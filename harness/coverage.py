@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: GPL-2.0
 """Which blocks of the driver the debug kernel's guest run executed.
 
-usage: coverage.py KO RESULTS_LOG SRC OUT
+usage: coverage.py KO RECORDS SRC OUT
 
 KO is the module `make module COVERAGE=1` built (with debug info) and the
-guest loaded; RESULTS_LOG the guest's result channel, whose "#cov " lines
-(harness/guest/selftests-job.sh) hold what the module recorded
-(rust/coverage.c); SRC the project's top directory. Prints TAP (the
-`coverage:` part of make check) and writes into OUT:
+guest loaded; RECORDS the "#cov " lines of the guest's result channel
+(harness/guest/selftests-job.sh), what the module recorded (rust/coverage.c):
+its record read from debugfs, and what each unload logged (the tests load
+and unload it: every instance starts afresh); SRC the project's top
+directory. Prints TAP (the `coverage:` part of make check) and writes into
+OUT:
 
   summary     "driver coverage: N of M blocks (P%)"
   functions   per function: blocks hit, blocks, percent
@@ -100,8 +102,8 @@ def records(results):
             elif words[0] == "end" and cur:
                 dumps.append(cur)
                 cur = None
-            elif words[0] == "exit" and len(words) > 1 and words[1] == "t":
-                exit_slots.update(int(w, 16) for w in words[2:])
+            elif words[0] == "exit" and len(words) > 1 and words[1] in ("t", "i"):
+                exit_slots.update((words[1], int(w, 16)) for w in words[2:])
             elif cur is None:
                 continue
             elif words[0] == "section" and len(words) == 3:
@@ -132,9 +134,8 @@ def hits_of(sites, dumps, exit_slots):
             if s is not None and s in d[kind]:
                 hit[n] = True
         if dumps and not hit[n]:
-            # The exit log is of the last instance, the one the last dump read.
-            kind, s = slot(dumps[-1], section, ret)
-            hit[n] = kind == "t" and s in exit_slots
+            # What unloads logged: every instance has the same layout, any dump's will do.
+            hit[n] = slot(dumps[-1], section, ret) in exit_slots
     return hit
 
 
@@ -245,7 +246,7 @@ def main():
 
     lib_hit, lib = counts["library", True], counts["library", True] + counts["library", False]
     print("# coverage: the driver's blocks the debug kernel's guest ran (make module COVERAGE=1)")
-    print("# %d dumps read (%s), %d blocks logged at the last unload" %
+    print("# %d records read (%s), %d slots logged by unloads" %
           (len(dumps), ", ".join(d["name"] for d in dumps), len(exit_slots)))
     print("# not counted: kernel crate and core code compiled into the module, %d of %d blocks run;"
           " KUnit tests, %d blocks" % (lib_hit, lib, counts["test", True] + counts["test", False]))

@@ -24,9 +24,12 @@
  * Both files' operations have owner = THIS_MODULE: an open one keeps the
  * module loaded (debugfs holds that reference while the file is open).
  *
- * The module's exit runs after the last read of hits: ashmem_coverage_exit()
- * logs (KERN_DEBUG, so not on the console) the slots hit since hits was last
- * opened, if it was, as "ashmem_linux: coverage at exit: t SLOT ...".
+ * What an instance of the module ran is lost when it is unloaded, and the
+ * tests unload it (lifecycle.c, unload.c), so ashmem_coverage_exit(), last at
+ * unload, logs (KERN_DEBUG: not on the console) every slot hit since hits was
+ * last opened (all of them if it never was), as "ashmem_linux: coverage at
+ * exit: t SLOT ..." (and "i SLOT ..." for init text), which the guest job
+ * collects from the kernel log.
  */
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
@@ -157,25 +160,35 @@ int ashmem_coverage_init(void)
 	return 0;
 }
 
-/* Called last at module exit: what ran after the last read of hits. */
-void ashmem_coverage_exit(void)
+/* Logs the slots set in map and not in shown (NULL: none), a line of them at a time. */
+static void cov_log(char kind, const unsigned long *map, const unsigned long *shown,
+		    unsigned long nbits)
 {
 	char line[COV_EXIT_PER_LINE * 8 + 1];
 	unsigned long slot;
 	int n = 0, len = 0;
 
-	debugfs_remove(cov_dir);
-	if (!READ_ONCE(cov_was_shown))
-		return;
-	for_each_set_bit(slot, cov_text, COV_TEXT_SLOTS) {
-		if (test_bit(slot, cov_shown))
+	for_each_set_bit(slot, map, nbits) {
+		if (shown && test_bit(slot, shown))
 			continue;
 		len += scnprintf(line + len, sizeof(line) - len, " %lx", slot);
 		if (++n == COV_EXIT_PER_LINE) {
-			printk(KERN_DEBUG "ashmem_linux: coverage at exit: t%s\n", line);
+			printk(KERN_DEBUG "ashmem_linux: coverage at exit: %c%s\n", kind, line);
 			n = len = 0;
 		}
 	}
 	if (n)
-		printk(KERN_DEBUG "ashmem_linux: coverage at exit: t%s\n", line);
+		printk(KERN_DEBUG "ashmem_linux: coverage at exit: %c%s\n", kind, line);
+}
+
+/* Called last at module exit: what this instance ran that hits has not shown. */
+void ashmem_coverage_exit(void)
+{
+	bool shown = READ_ONCE(cov_was_shown);
+
+	debugfs_remove(cov_dir);
+	/* cov_shown is empty if hits was never read. */
+	cov_log('t', cov_text, cov_shown, COV_TEXT_SLOTS);
+	if (!shown)
+		cov_log('i', cov_init, NULL, COV_INIT_SLOTS);
 }

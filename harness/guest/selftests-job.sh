@@ -10,8 +10,9 @@
 # kernel: the module under updates/ is then the instrumented build, `make
 # module COVERAGE=1`), the driver's coverage goes there too, as "#cov " lines
 # (harness/guest-run.sh keeps them out of its output, harness/coverage.py
-# reads them): after the selftests, after the load/unload tests, and what the
-# final unload ran.
+# reads them): the record of the loaded module after the selftests and after
+# the load/unload tests, and after every program what each unload of the
+# module logged (the tests unload it: what an instance ran goes with it).
 #
 # kmod's tools are called by their path: busybox's shell would run its own
 # applets of the same names (which ignore depmod's updates/ priority) first.
@@ -83,10 +84,18 @@ coverage_dump() { # WHEN
 		echo "end $1"
 	} | sed 's/^/#cov /'
 }
+# What the module logged when it was unloaded since the last call (the log
+# is cleared: the hundred load/unload cycles would overrun it).
+coverage_unloads() {
+	[ -e /ashmem_linux.coverage ] || return 0
+	dmesg -c | sed -n 's/^.*ashmem_linux: coverage at exit: /#cov exit /p'
+}
+coverage_unloads >/dev/null
 for bits in 64 32; do
 	for t in /selftests/"$bits"/*; do
 		echo "# selftest: $bits-bit $(basename "$t")"
 		"$t" || rc=1
+		coverage_unloads
 	done
 done
 coverage_dump selftests
@@ -94,6 +103,7 @@ coverage_dump selftests
 for t in /selftests/module/*; do
 	echo "# selftest: module $(basename "$t")"
 	"$t" || rc=1
+	coverage_unloads
 done
 coverage_dump module-tests
 
@@ -101,9 +111,7 @@ echo "# modprobe: ashmem_linux removal"
 echo "1..1"
 n=0
 check modprobe_r_unloads_and_removes_node sh -c "$modprobe -r ashmem_linux"' && ! grep -q "^ashmem_linux " /proc/modules && ! test -e /dev/ashmem'
-# What the unload ran, after the last read (the module logs it at KERN_DEBUG).
-[ ! -e /ashmem_linux.coverage ] ||
-	dmesg | sed -n 's/^.*ashmem_linux: coverage at exit: /#cov exit /p'
+coverage_unloads
 
 # kmemleak does not report objects younger than 5 s: wait, then scan (twice,
 # as its documentation advises against transient false positives).
