@@ -13,7 +13,7 @@
 # where the suite has one (harness/debian-kernel.sh second).
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie)" >&2; exit 2; }
+usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie, or either with -arm64 or -arm64-16k)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 
 [ $# -eq 2 ] || usage

@@ -125,6 +125,12 @@ static int g_trace;			/* print every operation to stderr */
 int g_exec_ok;			/* /dev is not noexec */
 int g_threads;			/* threads mode: fork needs g_forklock */
 int g_many;			/* many-ranges mode: big regions, scatters */
+uint32_t fuzz_page_size;		/* the kernel's: 4096, or 16384 on arm64-16k */
+
+__attribute__((constructor)) static void fuzz_page_size_init(void)
+{
+	fuzz_page_size = (uint32_t)page_size();
+}
 static volatile int *g_stop;		/* any worker failed */
 pthread_rwlock_t g_forklock;
 static __thread struct worker *t_worker;
@@ -471,6 +477,7 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	if (geteuid() != 0)
 		SKIP(return, "needs root (PURGE_ALL_CACHES)");
 	ASSERT_EQ(PG, page_size());
+	TH_LOG("page size %u", PG);
 	g_exec_ok = !dev_is_noexec();
 	/* The oracle assumes PROT_READ does not bring PROT_EXEC along. */
 	personality(personality(0xffffffff) & ~READ_IMPLIES_EXEC);

@@ -30,7 +30,9 @@
 
 /* ---- sizes and limits ---- */
 
-#define PG			4096u
+/* The kernel's page size (fuzz.c sets it from sysconf() before main). */
+extern uint32_t fuzz_page_size;
+#define PG			fuzz_page_size
 #define WORDS			(PG / 4)
 #define MAX_REGIONS		6	/* open regions per worker */
 #define MAX_FDS			3	/* fds per region (the first and dups) */
@@ -40,7 +42,7 @@
 #define BIG_MAP_PAGES		4096	/* longest mapping made at all (never touched) */
 #define MANY_REGION_PAGES	65536	/* many-ranges mode: largest region size drawn */
 #define SCATTER_PAGES		4096	/* many-ranges mode: longest span of a scatter */
-#define PIN_PAGES_MAX		0xfffffULL	/* pages a 32-bit pin offset reaches */
+#define PIN_PAGES_MAX		(0xffffffffULL / PG)	/* pages a 32-bit pin offset reaches */
 #define RBUF_SIZE		(4 * PG)
 #define DESC_LEN		240
 #define HIST			6

@@ -129,7 +129,7 @@ static void do_set_size(struct worker *w, struct region *rg, size_t size)
 
 static size_t random_size(struct worker *w)
 {
-	static const unsigned long long big[] = {
+	const unsigned long long big[] = {
 		(unsigned long long)BIG_MAP_PAGES * PG, 1ULL << 30, 0x80001000ULL,
 		0xfffff000ULL, 0xffffffffULL, 0x100000000ULL, 0x100001000ULL,
 		1ULL << 40, (MAX_FILE_SIZE + 1) & ~(PG - 1ULL), MAX_FILE_SIZE & ~(PG - 1ULL),
@@ -388,9 +388,11 @@ static void pin_args(struct worker *w, struct region *rg, uint32_t *off, uint32_
 		*off = s * PG;
 		*len = (ap - s + 1 + below(&w->rng, 3)) * PG;
 	} else if (c < 87) {
-		static const uint32_t ov[][2] = {
-			{ 0xfffff000u, 0x2000 }, { 0x80000000u, 0x80000000u },
-			{ PG, 0xfffff000u }, { 0xfffff000u, 0 }, { 0xfffff000u, PG },
+		/* Ranges whose end overflows 32 bits, or ends right at 2^32. */
+		const uint32_t top = 0u - PG;	/* the last page a 32-bit offset reaches */
+		const uint32_t ov[][2] = {
+			{ top, 2 * PG }, { 0x80000000u, 0x80000000u },
+			{ PG, top }, { top, 0 }, { top, PG },
 		};
 		unsigned int k = below(&w->rng, sizeof(ov) / sizeof(ov[0]));
 
