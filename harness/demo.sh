@@ -14,8 +14,8 @@ guest_root demo
 for demo in ashmem_demo ashmem_purge_demo; do
 	harness/guest-cc.sh "${SERIES:-sid}" -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/$demo" "harness/demo/$demo.c"
 done
-gcc -O2 -Wall -Wextra -Werror -static -o "$root/bin/workload" selftests/diag/workload.c
-harness/guest-python.sh "$root"
+harness/guest-cc.sh "${SERIES:-sid}" -O2 -Wall -Wextra -Werror -static -o "$root/bin/workload" selftests/diag/workload.c
+harness/guest-python.sh "$root" $guest_tools
 cp scripts/ashmem-diag "$root/bin/"
 cp harness/guest/demo-job.sh "$root/job"
 harness/guest-run.sh "$kdir" "$root"

@@ -803,8 +803,10 @@ static void op_mmap(struct worker *w, struct region *rg)
 		flags |= MAP_HUGETLB;
 	if (chance(&w->rng, 2))
 		flags |= MAP_GROWSDOWN;
+#ifdef MAP_32BIT	/* x86-64 only */
 	if (IS64 && chance(&w->rng, 3))
 		flags |= MAP_32BIT;
+#endif
 	/* length */
 	c = below(&w->rng, 100);
 	if (c < 68) {
