@@ -97,10 +97,14 @@ dkms-remove: ## Uninstall from every kernel, unregister from DKMS and delete the
 deb: ## Build build/deb/ashmem-linux-dkms_VERSION_all.deb with Debian's debhelper and dh-dkms (sid userland, as root); lintian must report no error.
 	@packaging/deb.sh dkms $(CURDIR)/build/deb
 
-# Every Debian test kernel, unless SERIES is given (sid or trixie).
+# Every Debian test kernel, unless SERIES is given (kernels of one
+# architecture: sid, trixie; or sid-arm64, sid-arm64-16k, trixie-arm64,
+# trixie-arm64-16k). The arm64 ones are cross-built (a Rust metadata rebuild
+# of about 5 minutes each, the first time).
 DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES))
-deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one).
+deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel, amd64 and arm64, in its own Debian userland (SERIES=...: those).
 	@packaging/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
+	$(if $(DEB_SERIES),,@packaging/deb.sh prebuilt $(CURDIR)/build/deb sid-arm64 sid-arm64-16k trixie-arm64 trixie-arm64-16k)
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh
