@@ -138,7 +138,7 @@ diag-test: ## Host unit tests of scripts/ashmem-diag.
 	python3 -m unittest discover -s selftests/diag/unit -v
 
 diag-guest: ## Run ashmem-diag against the driver in a QEMU guest (SERIES).
-	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/diag-guest-test.sh $$1 $$4 $$3/diag
+	@set -- $$(harness/guest-kernel.sh $(SERIES)) && GUEST_KERNEL=$(SERIES) harness/diag-guest-test.sh $$1 $$4 $$3/diag
 
 diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leaking app beside a stable one, in a QEMU guest (SERIES).
 	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/diag-chart.sh $$1 $$4 $$3/diag-chart && \

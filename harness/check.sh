@@ -25,7 +25,7 @@
 # host's architecture with Debian's cross compilers (the Rust metadata, DKMS
 # and the module cross-built), Debian's arm64 kernel binary booted in
 # qemu-system-aarch64, the selftests built 64-bit (arm64) and 32-bit (armhf);
-# the parts that need x86-64 programs in the guest (diag, Android, the Debian
+# the parts that need x86-64 programs in the guest (Android, the Debian
 # packages) run on amd64 kernels only (docs/testing.md).
 set -euo pipefail
 
@@ -74,9 +74,9 @@ selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT [KERNEL]
 	} | tee "$out/kernel.tap"
 }
 
-diag_guest() { # NAME BOOT-KDIR KO OUT
+diag_guest() { # NAME BOOT-KDIR KO OUT [KERNEL]
 	local rc=0
-	harness/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
+	GUEST_KERNEL=${5:-} harness/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
 	cat "$4/diag.tap"
 	[ "$rc" = 0 ] || guest_failed+=("$1: ashmem-diag guest failed (status $rc), logs in $4/diag/logs")
 }
@@ -123,10 +123,12 @@ debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
 	step "$release: Debian's kernel binary in a guest, with the DKMS-built module"
 	boot=$(harness/debian-kernel.sh boot "$suite")
 	if [ -f "$out/guest/ashmem_linux.sha256" ] && [ "$arch" != amd64 ]; then
-		# Debian's kmod of the guest's architecture; the parts below run x86-64 programs.
+		# Debian's kmod (and python3) of the guest's architecture.
 		tools=$(harness/guest-tools.sh "$arch")
 		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$tools" 2400 "$suite"
 		ko=$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko
+		step "$release: ashmem-diag in a guest"
+		diag_guest "$release" "$boot" "$ko" "$out" "$suite"
 		step "$release: two NUMA nodes"
 		numa_guest "$release" "$boot" "$ko" "$out"
 	elif [ -f "$out/guest/ashmem_linux.sha256" ]; then

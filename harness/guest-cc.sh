@@ -11,8 +11,9 @@
 # sid-arm64-16k, trixie-arm64...) are built by Debian's cross compilers in its
 # Debian userland (harness/debian-userland.sh: aarch64-linux-gnu-gcc-N, and
 # for 32-bit ARM processes, which arm64 runs through CONFIG_COMPAT,
-# arm-linux-gnueabihf-gcc-N), with this tree and the kernel cache visible
-# there at the same paths; the command runs in the current directory.
+# arm-linux-gnueabihf-gcc-N), with this tree, the kernel cache, the current
+# directory and the directories the arguments name (-o FILE, VAR=/DIR)
+# visible there at the same paths; the command runs in the current directory.
 set -euo pipefail
 
 usage() { echo "usage: $0 KERNEL [-m32] GCC-ARGS... | KERNEL --run COMMAND..." >&2; exit 2; }
@@ -39,8 +40,16 @@ cc32=arm-linux-gnueabihf-gcc-${cc##*-}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/ashmem_linux
 mkdir -p "$cache/debian-kernels"
 in_userland() {
-	"$here/debian-chroot.sh" --bind "$(realpath "$here/..")" --bind "$cache/debian-kernels" \
-		--bind "$PWD" "$userland" env CC="$cc" CC32="$cc32" sh -c 'cd "$1" && shift && exec "$@"' sh "$PWD" "$@"
+	local binds=(--bind "$(realpath "$here/..")" --bind "$cache/debian-kernels" --bind "$PWD") arg path
+	for arg in "$@"; do
+		path=${arg#*=}
+		path=${path#-I}
+		case "$path" in /*) ;; *) continue ;; esac
+		[ -d "$path" ] || path=$(dirname "$path")
+		[ ! -d "$path" ] || binds+=(--bind "$path")
+	done
+	"$here/debian-chroot.sh" "${binds[@]}" "$userland" env CC="$cc" CC32="$cc32" \
+		sh -c 'cd "$1" && shift && exec "$@"' sh "$PWD" "$@"
 }
 case "$1" in
 --run)
