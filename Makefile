@@ -125,6 +125,11 @@ check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in De
 check-arm64: ## The same test run on Debian's other arm64 kernels: sid-arm64, trixie-arm64-16k, trixie-arm64 (SERIES= to pick).
 	SERIES="$(if $(filter command line environment,$(origin SERIES)),$(SERIES),sid-arm64 trixie-arm64-16k trixie-arm64)" harness/check.sh
 
+check-arm64-native: ## DKMS natively in an arm64 Debian userland (QEMU user-mode emulation: slow): make dkms-install and the DKMS package, for sid-arm64-16k (SERIES=).
+	harness/native-dkms-test.sh $(if $(filter command line environment,$(origin SERIES)),$(SERIES),sid-arm64-16k) \
+		$(CURDIR)/build/native-dkms | tee $(CURDIR)/build/native-dkms.tap; \
+		harness/tap-summary.sh <$(CURDIR)/build/native-dkms.tap
+
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
@@ -156,5 +161,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-arm64 \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-arm64 check-arm64-native \
 	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

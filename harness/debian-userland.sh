@@ -17,13 +17,20 @@
 # gcc-N-aarch64-linux-gnu and, for the 32-bit vDSO and the armhf selftests,
 # gcc-N-arm-linux-gnueabihf, with their libc for static programs (N: the
 # kernel's gcc). rustc, bindgen and the kernel's host tools (linux-kbuild)
-# are the host architecture's: rustc cross-compiles for the kernel's target. The userland is cached, keyed by the suite, the kernel and
+# are the host architecture's: rustc cross-compiles for the kernel's target.
+#
+# DEBIAN_NATIVE=1 makes an arm64 kernel's userland an arm64 Debian instead,
+# SUITE-arm64-native, as an arm64 host has it: debootstrap --arch arm64, run
+# here through QEMU's user-mode emulation (harness/binfmt.sh), the native
+# headers, compilers and rustc, and gcc-N-arm-linux-gnueabihf, which
+# scripts/rust-meta.sh asks an arm64 host for (the kernel's 32-bit vDSO).
+# Slow: every program in it is emulated. The userland is cached, keyed by the suite, the kernel and
 # the versions of the packages named here; a change of any makes a new one.
 #
 #   DEBIAN_EXTRA="pkg[=version] ..."   more packages (the key includes them)
 set -euo pipefail
 
-usage() { echo "usage: $0 KERNEL   (sid or trixie, or either with -arm64 or -arm64-16k; env DEBIAN_EXTRA)" >&2; exit 2; }
+usage() { echo "usage: $0 KERNEL   (sid or trixie, or either with -arm64 or -arm64-16k; env DEBIAN_EXTRA, DEBIAN_NATIVE=1)" >&2; exit 2; }
 [ $# -eq 1 ] || usage
 kernel=$1 suite=${1%%-*}
 case "$kernel" in sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) ;; *) usage ;; esac
@@ -49,19 +56,27 @@ if [ "$arch" = amd64 ]; then
 	read -r second_release _ second_source second_version <<<"$("$here/debian-kernel.sh" second "$suite")"
 	[ -z "$second_release" ] || packages+=("linux-headers-$second_release" "$second_source=$second_version")
 else
-	name=$suite-$arch
+	native=${DEBIAN_NATIVE:-0}
+	qualifier=:$arch name=$suite-$arch
+	[ "$native" != 1 ] || qualifier='' name=$suite-$arch-native
 	for f in "$arch" "$arch-16k"; do
 		read -r r m _ < <("$here/debian-kernel.sh" release "$suite-$f")
 		[ "$(echo "$r" | cut -d. -f1,2)" = "$series" ] || { echo "debian-userland: $r is not of $series" >&2; exit 1; }
-		packages+=("linux-headers-$r:$arch=$m")
+		packages+=("linux-headers-$r$qualifier=$m")
 	done
 	# The kernel's gcc (its headers depend on gcc-N-for-host), as cross compilers.
 	debian_apt_init "$arch"
 	gcc=$(apt-cache "${apt_opts[@]}" show "linux-headers-$release=$meta" | sed -n 's/^Depends:.*\b\(gcc-[0-9]*\)-for-host.*/\1/p' | head -n 1)
 	[ -n "$gcc" ] || { echo "debian-userland: linux-headers-$release names no gcc-N-for-host" >&2; exit 1; }
-	debian_apt_init
-	packages+=("$gcc-aarch64-linux-gnu" binutils-aarch64-linux-gnu libc6-dev-arm64-cross
-		"$gcc-arm-linux-gnueabihf" binutils-arm-linux-gnueabihf libc6-dev-armhf-cross)
+	if [ "$native" = 1 ]; then
+		# Versions as the arm64 archive has them.
+		packages+=("$gcc-arm-linux-gnueabihf")
+		"$here/binfmt.sh" "$arch"
+	else
+		debian_apt_init
+		packages+=("$gcc-aarch64-linux-gnu" binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+			"$gcc-arm-linux-gnueabihf" binutils-arm-linux-gnueabihf libc6-dev-armhf-cross)
+	fi
 fi
 read -r -a extra <<<"${DEBIAN_EXTRA:-}"
 packages+=("${extra[@]}")
@@ -112,7 +127,9 @@ rm -rf "$dest"
 mkdir -p "$dest"
 log=$dest/make.log
 mirror=$(debian_mirror)
-debootstrap --variant=minbase "$suite" "$dest/root" "$mirror" >"$log" 2>&1 ||
+debootstrap_arch=()
+[ "$name" = "$suite-$arch-native" ] && debootstrap_arch=(--arch "$arch")
+debootstrap --variant=minbase "${debootstrap_arch[@]}" "$suite" "$dest/root" "$mirror" >"$log" 2>&1 ||
 	{ tail -n 20 "$log" >&2; echo "debian-userland: debootstrap failed, log in $log" >&2; exit 1; }
 {
 	echo "deb $mirror $suite main"
@@ -125,7 +142,7 @@ printf '#!/bin/sh\nexit 101\n' >"$dest/root/usr/sbin/policy-rc.d"
 chmod 0755 "$dest/root/usr/sbin/policy-rc.d"
 # Name the exact versions: the key above promised them.
 read -r -a want <<<"$(echo "$pins" | tr '\n' ' ')"
-[ "$arch" = amd64 ] || "$here/debian-chroot.sh" "$dest/root" dpkg --add-architecture "$arch"
+[ "$arch" = amd64 ] || [ "$name" = "$suite-$arch-native" ] || "$here/debian-chroot.sh" "$dest/root" dpkg --add-architecture "$arch"
 "$here/debian-chroot.sh" "$dest/root" sh -c 'apt-get -q update && apt-get -q install -y --no-install-recommends "$@"' \
 	sh "${want[@]}" >>"$log" 2>&1 ||
 	{ tail -n 30 "$log" >&2; echo "debian-userland: package install failed, log in $log" >&2; exit 1; }
