@@ -150,7 +150,7 @@ diag-chart: ## Draw docs/diag-chart.svg: ashmem-diag --watch --chart on a leakin
 		cp $$3/diag-chart/diag-chart.svg docs/diag-chart.svg
 
 android-guest: ## Android 16 device path in a QEMU guest (SERIES): Debian's udev and Waydroid with the module, libcutils-style use in containers.
-	@set -- $$(harness/guest-kernel.sh $(SERIES)) && harness/android-guest-test.sh $$1 $$4 $$3/android
+	@set -- $$(harness/guest-kernel.sh $(SERIES)) && GUEST_KERNEL=$(SERIES) harness/android-guest-test.sh $$1 $$4 $$3/android
 
 fmt: ## Format the Rust sources with the kernel's rustfmt settings.
 	rustfmt --edition 2021 --config-path $(KDIR)/source/.rustfmt.toml rust/ashmem.rs

@@ -25,8 +25,9 @@
 # host's architecture with Debian's cross compilers (the Rust metadata, DKMS
 # and the module cross-built), Debian's arm64 kernel binary booted in
 # qemu-system-aarch64, the selftests built 64-bit (arm64) and 32-bit (armhf);
-# the parts that need x86-64 programs in the guest (Android, the Debian
-# packages) run on amd64 kernels only (docs/testing.md).
+# its guests get Debian's arm64 kmod, python3, udev and lxc
+# (harness/guest-tools.sh). The Debian packages' tests (deb:) run on amd64
+# kernels only; make deb-prebuilt builds the arm64 kernels' packages.
 set -euo pipefail
 
 [ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
@@ -131,6 +132,11 @@ debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
 		diag_guest "$release" "$boot" "$ko" "$out" "$suite"
 		step "$release: two NUMA nodes"
 		numa_guest "$release" "$boot" "$ko" "$out"
+		step "$release: Android 16's device path, containers and Waydroid's own code in a guest"
+		rc=0
+		GUEST_KERNEL=$suite harness/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
+		cat "$out/android.tap"
+		[ "$rc" = 0 ] || guest_failed+=("$release: Android guest failed (status $rc), logs in $out/android/logs")
 	elif [ -f "$out/guest/ashmem_linux.sha256" ]; then
 		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$userland" 900
 		ko=$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko

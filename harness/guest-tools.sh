@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Print a directory holding Debian sid's userspace tools for a guest of
-# another architecture than the host's, extracted from Debian's packages of
+# another architecture than the host's (SET base, the default; SET android
+# adds what harness/android-guest-test.sh runs in the guest: Debian's udev,
+# lxc, python3-dbus and python3-gi, with every package they depend on), extracted from Debian's packages of
 # that architecture (never installed on the host): busybox (the initramfs's
 # shell and applets, at usr/bin/busybox), kmod and the libraries it needs
 # (what harness/guest-kmod.sh copies into a guest root), and python3 with its
@@ -17,7 +19,7 @@
 #       for ldd to ask its loader
 set -euo pipefail
 
-usage() { echo "usage: $0 ARCH   (arm64) | $0 libs ROOT ELF..." >&2; exit 2; }
+usage() { echo "usage: $0 ARCH [SET]   (ARCH arm64; SET base or android) | $0 libs ROOT ELF..." >&2; exit 2; }
 [ $# -ge 1 ] || usage
 if [ "$1" = libs ]; then
 	[ $# -ge 3 ] || usage
@@ -48,9 +50,10 @@ if [ "$1" = libs ]; then
 	done
 	exit 0
 fi
-[ $# -eq 1 ] || usage
-arch=$1
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+arch=$1 set=${2:-base}
 [ "$arch" = arm64 ] || usage
+case "$set" in base | android) ;; *) usage ;; esac
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=harness/debian-apt.sh
 . "$here/debian-apt.sh"
@@ -60,12 +63,19 @@ debian_apt_init "$arch"
 packages=(busybox-static kmod libkmod2 libc6 libssl3t64 libzstd1 liblzma5 zlib1g
 	python3-minimal python3.14-minimal libpython3.14-minimal libpython3.14-stdlib python3.14
 	libexpat1 libffi8 libbz2-1.0 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libreadline8t64 libcrypt1)
+if [ "$set" = android ]; then
+	# The programs, and the closure of their dependencies (no recommends).
+	packages+=($(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances udev lxc python3-dbus python3-gi gir1.2-glib-2.0 |
+		grep -v '^ \|<' | sort -u))
+	mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
+fi
 pins=$(apt-cache "${apt_opts[@]}" madison "${packages[@]}" | tr -d ' ' |
 	awk -F'|' '$3 ~ /sid\/main/ && !seen[$1]++ { print $1 "=" $2 }' | sort)
 missing=$(comm -23 <(printf '%s\n' "${packages[@]}" | sort) <(sed 's/=.*//' <<<"$pins" | sort))
 [ -z "$missing" ] || { echo "guest-tools: no $arch package in sid: $missing" >&2; exit 1; }
 key=$(sha256sum <<<"$pins" | cut -c1-12)
-dest=$debian_cache/guest-tools/$arch-$key
+dest=$debian_cache/guest-tools/$arch-$set-$key
 mkdir -p "$debian_cache/guest-tools"
 exec 9>"$dest.lock"
 flock 9
@@ -82,7 +92,7 @@ if [ ! -f "$dest/.ready" ]; then
 	echo "$pins" >"$dest/packages"
 	touch "$dest/.ready"
 	# Older extractions of this architecture are out of date.
-	for old in "$debian_cache/guest-tools/$arch"-*/; do
+	for old in "$debian_cache/guest-tools/$arch-$set"-*/; do
 		[ "${old%/}" = "$dest" ] || rm -rf "${old%/}" "${old%/}.lock"
 	done
 fi
