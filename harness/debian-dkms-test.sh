@@ -135,6 +135,12 @@ if [ -n "$other" ]; then tap_plan 11; else tap_plan 10; fi
 tap_case dkms_add_from_usr_src t_add
 tap_case make_host_check_names_the_rust_metadata_rebuild t_host_check
 tap_case dkms_build_rebuilds_rust_metadata_from_linux_source_and_builds t_build
+# The proof the build stood on: the rebuilt crates' exports, compared with
+# the headers' Module.symvers by scripts/rust-meta.sh (it refuses otherwise).
+for e in "$userland"/var/cache/ashmem-linux/rust-meta/"$release"-*/exports; do
+	[ -f "$e" ] || continue
+	echo "# $release: $(wc -l <"$e") Rust exports rebuilt ($(grep -c '^_R' "$e") _R, $(grep -c '^rust_helper_' "$e") rust_helper_), $(awk '$2 ~ /^(_R|rust_helper_)/' "$userland$modtree/build/Module.symvers" | wc -l) in Module.symvers, $(comm -3 "$e" <(awk '$2 ~ /^(_R|rust_helper_)/ { print $2 }' "$userland$modtree/build/Module.symvers" | sort -u) | wc -l) differ"
+done
 tap_case dkms_install_into_updates_dkms t_install
 tap_case module_vermagic_is_the_debian_kernel_release t_vermagic
 tap_case module_needs_only_symbols_the_debian_kernel_exports t_symbols
