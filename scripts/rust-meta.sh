@@ -161,7 +161,7 @@ if [ $check_only = 1 ]; then
 	if [ -f "$entry/.ready" ]; then say "  and is cached in $tree"; else say "  into $tree (not built yet)"; fi
 	[ ${#problems[@]} -eq 0 ] || refuse "${problems[@]}"
 	say "  $source_pkg $source_ver, $have_rustc and $have_bindgen are the ones needed"
-	[ "$headers_arch" = "$host_arch" ] || say "  (a $headers_arch kernel, cross-built with $cc${cc_compat:+ and $cc_compat})"
+	[ "$headers_arch" = "$host_arch" ] || say "  (the kernel is $headers_arch: cross-built with $cc${cc_compat:+ and $cc_compat})"
 	[ ! -f "$entry/.ready" ] || "$here/kdir-check.sh" "$tree"
 	exit 0
 fi
