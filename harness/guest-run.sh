@@ -83,6 +83,7 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$console"
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
 	[ "$qemu" = qemu-system-x86_64 ] || cpu=(-cpu max,pauth-impdef=on)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
 	# The job's output device reaches /init as a variable of its environment.

@@ -65,10 +65,12 @@ packages=(busybox-static kmod libkmod2 libc6 libssl3t64 libzstd1 liblzma5 zlib1g
 	libexpat1 libffi8 libbz2-1.0 libsqlite3-0 libuuid1 libncursesw6 libtinfo6 libreadline8t64 libcrypt1)
 if [ "$set" = android ]; then
 	# The programs, and the closure of their dependencies (no recommends).
-	packages+=($(apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances udev lxc python3-dbus python3-gi gir1.2-glib-2.0 |
-		grep -v '^ \|<' | sort -u))
-	mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
+	mapfile -t packages < <({
+		printf '%s\n' "${packages[@]}"
+		apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+			--no-breaks --no-replaces --no-enhances udev lxc python3-dbus python3-gi gir1.2-glib-2.0 |
+			grep -v '^ \|<'
+	} | sort -u)
 fi
 pins=$(apt-cache "${apt_opts[@]}" madison "${packages[@]}" | tr -d ' ' |
 	awk -F'|' '$3 ~ /sid\/main/ && !seen[$1]++ { print $1 "=" $2 }' | sort)
@@ -83,8 +85,8 @@ if [ ! -f "$dest/.ready" ]; then
 	echo "guest-tools: extracting Debian sid $arch packages into $dest" >&2
 	rm -rf "$dest"
 	mkdir -p "$dest/debs"
-	# shellcheck disable=SC2046
-	(cd "$dest/debs" && apt-get -q "${apt_opts[@]}" download $(echo "$pins") >&2)
+	mapfile -t want <<<"$pins"
+	(cd "$dest/debs" && apt-get -q "${apt_opts[@]}" download "${want[@]}" >&2)
 	for deb in "$dest"/debs/*.deb; do dpkg-deb -x "$deb" "$dest/root"; done
 	rm -rf "$dest/debs"
 	[ -x "$dest/root/usr/bin/busybox" ] && [ -x "$dest/root/usr/bin/kmod" ] ||
