@@ -28,7 +28,7 @@ version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 in_userland() { "$top/harness/debian-chroot.sh" "$userland" "$@"; }
 modtree=/lib/modules/$release
 # The kernel's binutils: an arm64 kernel's module is read with the cross nm.
-nm=nm
+nm="nm"
 [ "$("$top/harness/debian-kernel.sh" arch "$suite")" = amd64 ] || nm=aarch64-linux-gnu-nm
 installed=$modtree/updates/dkms/ashmem_linux.ko
 mkdir -p "$out"

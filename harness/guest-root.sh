@@ -15,6 +15,7 @@ guest_root() {
 	read -r kdir ksrc out ko <<<"$(harness/guest-kernel.sh "${SERIES:-sid}")"
 	# shellcheck source=harness/toolchain.sh
 	. harness/toolchain.sh
+	# shellcheck disable=SC2034 # for the sourcing script
 	guest_tools=
 	case "${SERIES:-sid}" in *-arm64 | *-arm64-16k) guest_tools=$(harness/guest-tools.sh arm64) ;; esac
 	root=$out/$1-root
