@@ -16,8 +16,10 @@ guest_root() {
 	# shellcheck source=harness/toolchain.sh
 	. harness/toolchain.sh
 	# shellcheck disable=SC2034 # for the sourcing script
-	guest_tools=
-	case "${SERIES:-sid}" in *-arm64 | *-arm64-16k) guest_tools=$(harness/guest-tools.sh arm64) ;; esac
+	case "${SERIES:-sid}" in
+	*-arm64 | *-arm64-16k) guest_tools=$(harness/guest-tools.sh arm64) ;;
+	*) guest_tools= ;;
+	esac
 	root=$out/$1-root
 	rm -rf "$root"
 	mkdir -p "$root/lib/modules" "$root/bin"
