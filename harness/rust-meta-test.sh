@@ -98,6 +98,13 @@ t_cc_other_release() {
 		-exec rm -rf {} +
 	return $rc
 }
+t_no_compat_cc() {
+	# The 32-bit vDSO's compiler (Debian installs only its versioned name) hidden.
+	local cc
+	cc=$(cd "$userland/usr/bin" && ls arm-linux-gnueabihf-gcc-[0-9]* | head -n 1)
+	refuses "apt install gcc-${cc##*-}-arm-linux-gnueabihf" "$top/harness/debian-chroot.sh" "$userland" \
+		sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "/usr/bin/$cc" "$w/rust-meta.sh" "$kdir"
+}
 t_source_version() { # REL HEADERS-VERSION SOURCE-PACKAGE OTHER-SOURCE-VERSION
 	echo "headers linux-headers-$1 $2, $3 $(pkg_version "$3") installed"
 	[ "$(pkg_version "$3")" = "$4" ] || { echo "the userland lacks $3=$4"; return 1; }
@@ -108,7 +115,7 @@ other=$("$top/harness/debian-kernel.sh" second "$suite")
 cross=0
 [ "$("$top/harness/debian-kernel.sh" arch "$suite")" = amd64 ] || cross=1
 echo "# rust-meta: the Rust metadata rebuild's checks in a Debian $suite userland, for $release"
-tap_plan $((4 + (${#other} > 0) + 2 * cross))
+tap_plan $((4 + (${#other} > 0) + 3 * cross))
 tap_case rebuilt_tree_is_cached_and_reused t_cached
 tap_case refuses_a_rustc_other_than_the_kernels_and_names_the_package t_rustc
 tap_case refuses_when_rebuilt_exports_differ_from_module_symvers t_symvers
@@ -116,6 +123,7 @@ tap_case refuses_when_olddefconfig_changes_the_headers_config t_olddefconfig
 if [ "$cross" = 1 ]; then
 	tap_case cross_build_tolerates_only_the_cross_gccs_debian_revision t_cross_cc_revision
 	tap_case refuses_a_cc_version_text_of_another_gcc_release t_cc_other_release
+	tap_case refuses_without_the_32_bit_vdso_compiler_and_names_its_package t_no_compat_cc
 fi
 if [ -n "$other" ]; then
 	# shellcheck disable=SC2086

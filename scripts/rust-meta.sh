@@ -143,7 +143,8 @@ gcc_package() { # PROGRAM
 	fi
 }
 for prog in "$cc" $cc_compat; do
-	command -v "$prog" >/dev/null ||
+	path=$(command -v "$prog" || true)
+	[ -f "$path" ] && [ -x "$path" ] ||
 		problems+=("no $prog: the kernel ($headers_arch) was built with it. apt install $(gcc_package "$prog")")
 done
 command -v openssl >/dev/null ||
