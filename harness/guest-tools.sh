@@ -32,11 +32,18 @@ if [ "$1" = libs ]; then
 		todo=("${todo[@]:1}")
 		interp=$(readelf -lW "$root$elf" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
 		needed=$(readelf -dW "$root$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+		# A RUNPATH (systemd's private library) is searched first.
+		runpath=$(readelf -dW "$root$elf" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]$/\1/p' | tr ':' ' ')
 		for lib in $interp $needed; do
 			path=
 			case "$lib" in
 			/*) candidates=("$lib" "/usr$lib") ;;
-			*) candidates=(/usr/lib/aarch64-linux-gnu/"$lib" /lib/aarch64-linux-gnu/"$lib" /usr/lib/"$lib" /lib/"$lib") ;;
+			*)
+				candidates=()
+				for dir in $runpath /usr/lib/aarch64-linux-gnu /lib/aarch64-linux-gnu /usr/lib /lib; do
+					candidates+=("$dir/$lib")
+				done
+				;;
 			esac
 			for c in "${candidates[@]}"; do
 				[ ! -e "$root$c" ] || { path=$c; break; }

@@ -50,6 +50,12 @@ extern uint32_t fuzz_page_size;
 #define MB_ENTRIES		64
 
 #define IS64			(sizeof(long) == 8)
+/*
+ * prot bits beyond PROT_READ|WRITE|EXEC|SEM the kernel accepts for any
+ * mapping: arm64's PROT_BTI (0x10) where the CPU has BTI, also for 32-bit
+ * processes; none on x86-64. fuzz.c probes them once.
+ */
+extern unsigned int g_prot_arch;
 #ifndef PROT_SEM
 #define PROT_SEM		0x8	/* asm-generic/mman-common.h */
 #endif
@@ -58,6 +64,8 @@ extern uint32_t fuzz_page_size;
 
 /* Pointers that no mapping can cover. */
 #define PTR_LOW			0x1000UL	/* below mmap_min_addr */
+/* A page-aligned address nothing maps (no mapping is ever placed that low). */
+#define PAGE_LOW		((void *)(uintptr_t)PG)
 #if __SIZEOF_LONG__ == 8
 #define PTR_KERNEL		0xffff888000000000UL
 #define PTR_NONCANON		0x8000000000000000UL
