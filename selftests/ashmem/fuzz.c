@@ -141,12 +141,14 @@ __attribute__((constructor)) static void fuzz_page_size_init(void)
 
 	fuzz_page_size = (uint32_t)page_size();
 	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
-		void *p = mmap(NULL, fuzz_page_size, PROT_READ | probe[i], MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		/* mprotect() checks prot bits; mmap() ignores unknown ones on x86. */
+		void *p = mmap(NULL, fuzz_page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (p != MAP_FAILED) {
+		if (p == MAP_FAILED)
+			continue;
+		if (!mprotect(p, fuzz_page_size, PROT_READ | probe[i]))
 			g_prot_arch |= probe[i];
-			munmap(p, fuzz_page_size);
-		}
+		munmap(p, fuzz_page_size);
 	}
 }
 static volatile int *g_stop;		/* any worker failed */
