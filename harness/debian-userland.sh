@@ -44,11 +44,13 @@ debian_apt_init
 arch=$("$here/debian-kernel.sh" arch "$kernel")
 read -r release meta archive < <("$here/debian-kernel.sh" release "$kernel")
 series=$(echo "$release" | cut -d. -f1,2)
-packages=(dkms "linux-source-$series" rustc rust-src bindgen libclang-dev
+# (The order is part of the userland's key: amd64's is the one it always was.)
+headers=("linux-headers-$release")
+[ "$arch" = amd64 ] || headers=()
+packages=(dkms "${headers[@]}" "linux-source-$series" rustc rust-src bindgen libclang-dev
 	make bc flex bison libelf-dev libssl-dev openssl dwarves xz-utils kmod python3 cpio)
 if [ "$arch" = amd64 ]; then
 	name=$suite
-	packages+=("linux-headers-$release")
 	# For the tests: what a Waydroid user's host has too (sid), and a second
 	# kernel's headers with another version of its linux-source, for
 	# harness/rust-meta-test.sh (where the suite has a second kernel).
