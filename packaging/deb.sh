@@ -144,7 +144,7 @@ fi
 
 # Unchanged inputs (the tree, the tools): the packages of the last build stand.
 stamp=$( { (cd "$tree" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | grep -v '/debian/changelog$')
-	echo "${layers[*]}"; } | sha256sum | cut -c1-16)
+	echo "$tools"; [ -z "${tools_arm:-}" ] || echo "$tools_arm"; } | sha256sum | cut -c1-16)
 if [ -f "$out/.stamp-$id" ] && [ "$(cat "$out/.stamp-$id")" = "$stamp" ] &&
 	[ -s "$out/debs-$id" ] && xargs -a "$out/debs-$id" ls >/dev/null 2>&1; then
 	say "$id packages up to date (inputs unchanged since they were built and linted)"
