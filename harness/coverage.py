@@ -40,28 +40,50 @@ import tempfile
 
 TARGET = 90.0
 CALL = "__sanitizer_cov_trace_pc"
+# What a block calls when it exists only to report a check the compiler or a
+# sanitizer inserted: KASAN's and UBSAN's reports, Rust's overflow checks
+# (RUST_OVERFLOW_CHECKS) and debug assertions on pointers, bounds and unsafe
+# preconditions (RUST_DEBUG_ASSERTIONS). Reaching one is a kernel BUG or a
+# report, which fails make check by itself.
+CHECK_REPORT = re.compile(r"^(__asan_report_|__ubsan_handle_|"
+                          r"_RNvNtNtCs\w+_4core9panicking11panic_const\d+panic_const_\w+_overflow|"
+                          r"_RNvNtCs\w+_4core9panicking\d+(panic_misaligned_pointer_dereference|"
+                          r"panic_null_pointer_dereference|panic_nounwind_fmt|panic_bounds_check)$)")
 
 
 def sites_of(ko):
-    """(section, return offset) of every call of the coverage callback, and the text sections' sizes."""
+    """(section, return offset, whether the block only reports a failed check) of every call
+    of the coverage callback."""
     dis = subprocess.run(["llvm-objdump", "-dr", "--no-show-raw-insn", ko],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True).stdout.splitlines()
     sites, section = [], None
-    for line in dis.splitlines():
+    for i, line in enumerate(dis):
         m = re.match(r"Disassembly of section (\S+):", line)
         if m:
             section = m.group(1)
             continue
         m = re.match(r"\s+([0-9a-f]+):\s+R_X86_64_PLT32\s+" + CALL + r"-0x4$", line)
-        if m:
-            # The relocation is the call's 4-byte operand: the call returns right after it.
-            sites.append((section, int(m.group(1), 16) + 4))
+        if not m:
+            continue
+        # The first call the block makes after this one, before it jumps or returns
+        # (KASAN's no-return hook comes before a panic).
+        callee = None
+        for later in dis[i + 1:i + 60]:
+            c = re.search(r"R_X86_64_PLT32\s+(\S+)-0x4$", later)
+            if c and c.group(1) != "__asan_handle_no_return":
+                callee = c.group(1)
+                break
+            if re.search(r"\t(j[a-z]+|ret[a-z]*|ud2|int3)\b", later) or re.match(r"[0-9a-f]+ <", later):
+                break
+        # The relocation is the call's 4-byte operand: the call returns right after it.
+        sites.append((section, int(m.group(1), 16) + 4,
+                      bool(callee and CHECK_REPORT.match(callee))))
     return sites
 
 
 def symbolize(ko, sites):
     """The inlined frames of each site, innermost first: [(function, file, line)]."""
-    sections = sorted({s for s, _ in sites})
+    sections = sorted({s for s, _, _ in sites})
     start = {s: 0x1000000 * (i + 1) for i, s in enumerate(sections)}
     with tempfile.TemporaryDirectory() as tmp:
         # The .ko is relocatable, its sections all at 0: link a copy with each
@@ -72,7 +94,7 @@ def symbolize(ko, sites):
                        ["--section-start=%s=%#x" % (s, a) for s, a in start.items()] + [ko],
                        check=True, capture_output=True)
         # The call instruction itself: one byte before its return address.
-        addrs = "\n".join("%#x" % (start[s] + r - 1) for s, r in sites)
+        addrs = "\n".join("%#x" % (start[s] + r - 1) for s, r, _ in sites)
         out = subprocess.run(["llvm-symbolizer", "--obj=" + linked, "--inlining",
                               "--output-style=JSON", "--functions=linkage", "--demangle"],
                              input=addrs, capture_output=True, text=True, check=True).stdout
@@ -128,7 +150,7 @@ def slot(dump, section, ret):
 
 def hits_of(sites, dumps, exit_slots):
     hit = [False] * len(sites)
-    for n, (section, ret) in enumerate(sites):
+    for n, (section, ret, _) in enumerate(sites):
         for d in dumps:
             kind, s = slot(d, section, ret)
             if s is not None and s in d[kind]:
@@ -139,17 +161,18 @@ def hits_of(sites, dumps, exit_slots):
     return hit
 
 
-def classify(frames, src):
-    """'driver' (with the file relative to src), 'test', or 'library', per site."""
+def classify(sites, frames, src):
+    """'driver' (with the file relative to src), 'check' (a driver block that only reports a
+    failed check), 'test', or 'library', per site."""
     top = os.path.realpath(src) + "/"
     out = []
-    for fr in frames:
+    for (_, _, check), fr in zip(sites, frames):
         outer = fr[-1][0]
         func, path, line = fr[0]
         if "::tests::" in outer or re.search(r"kunit", outer):
             out.append(("test", None))
         elif path.startswith(top) and (path.endswith(".rs") or path.endswith("shmem_shim.c")):
-            out.append(("driver", path[len(top):]))
+            out.append(("check" if check else "driver", path[len(top):]))
         else:
             out.append(("library", None))
     return out
@@ -192,7 +215,7 @@ def main():
     frames = symbolize(ko, sites)
     dumps, exit_slots = records(results)
     hit = hits_of(sites, dumps, exit_slots)
-    kinds = classify(frames, src)
+    kinds = classify(sites, frames, src)
     reasons = load_reasons(os.path.join(src, "harness", "coverage-unreached"))
 
     sources = {}
@@ -211,8 +234,12 @@ def main():
     per_line = collections.defaultdict(lambda: [0, 0])
     counts = collections.Counter()
     unreached = []
+    checks = []
     for n, (kind, file) in enumerate(kinds):
         counts[kind, hit[n]] += 1
+        if kind == "check":
+            func, _, line = frames[n][0]
+            checks.append((file, line, short(func), text_of(file, line), hit[n]))
         if kind != "driver":
             continue
         func, _, line = frames[n][0]
@@ -239,6 +266,12 @@ def main():
             mark = "" if h == t else "  <-- %d unreached" % (t - h)
             f.write("%s:%d  %d/%d  %s%s\n" % (file, line, h, t, text_of(file, line), mark))
     without = [u for u in unreached if u[4] is None]
+    with open(os.path.join(out, "checks"), "w") as f:
+        f.write("# blocks of the driver that only report a failed compiler- or sanitizer-inserted"
+                " check (KASAN, UBSAN, Rust's overflow checks and debug assertions), not counted;"
+                " reaching one is a report that fails make check\n")
+        for file, line, func, text, h in sorted(checks):
+            f.write("%s:%d  %s  `%s`%s\n" % (file, line, func, text, "  REACHED" if h else ""))
     with open(os.path.join(out, "unreached"), "w") as f:
         f.write("# %s; %d unreached, %d without a reason\n" % (summary, len(unreached), len(without)))
         for file, line, func, text, why in sorted(unreached):
@@ -248,8 +281,12 @@ def main():
     print("# coverage: the driver's blocks the debug kernel's guest ran (make module COVERAGE=1)")
     print("# %d records read (%s), %d slots logged by unloads" %
           (len(dumps), ", ".join(d["name"] for d in dumps), len(exit_slots)))
-    print("# not counted: kernel crate and core code compiled into the module, %d of %d blocks run;"
-          " KUnit tests, %d blocks" % (lib_hit, lib, counts["test", True] + counts["test", False]))
+    chk_hit, chk = counts["check", True], counts["check", True] + counts["check", False]
+    print("# not counted: the driver's blocks that only report a failed inserted check (KASAN, UBSAN,"
+          " Rust's overflow checks and debug assertions), %d of %d reached (%s/checks);"
+          " kernel crate and core code compiled into the module, %d of %d blocks run;"
+          " KUnit tests, %d blocks" % (chk_hit, chk, out, lib_hit, lib,
+                                      counts["test", True] + counts["test", False]))
     print("# per function and line: %s/functions, %s/lines, %s/unreached" % (out, out, out))
     print("1..2")
     ok = total > 0 and pct >= TARGET

@@ -69,7 +69,7 @@ impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             // First: the module's own init is recorded too.
-            _coverage: coverage::Coverage::init()?,
+            _coverage: coverage::Coverage::init(),
             // All ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
             _lru: lru::LruRegistration::register::<region::Region>()?,

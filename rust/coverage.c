@@ -57,7 +57,7 @@ static atomic_long_t cov_outside = ATOMIC_LONG_INIT(0);
 static struct dentry *cov_dir;
 
 void __sanitizer_cov_trace_pc(void);
-int ashmem_coverage_init(void);
+void ashmem_coverage_init(void);
 void ashmem_coverage_exit(void);
 
 static __always_inline void cov_mark(unsigned long *map, unsigned long slot)
@@ -152,12 +152,11 @@ static const struct file_operations window_fops = {
 };
 
 /* Called first at module init. Without debugfs the hits are only counted. */
-int ashmem_coverage_init(void)
+void ashmem_coverage_init(void)
 {
 	cov_dir = debugfs_create_dir("ashmem_coverage", NULL);
 	debugfs_create_file("hits", 0400, cov_dir, NULL, &hits_fops);
 	debugfs_create_file("window", 0600, cov_dir, NULL, &window_fops);
-	return 0;
 }
 
 /* Logs the slots set in map and not in shown (NULL: none), a line of them at a time. */
