@@ -494,7 +494,8 @@ impl Region {
         Ok(())
     }
 
-    /// The backing file, for reading without the lock held (the copy to user memory may fault).
+    /// The backing file, for reading (the copy to user memory may fault) and seeking (which may
+    /// wait for the backing inode's lock) without the region's lock held.
     ///
     /// `Ok(None)` when the size is 0; `EBADF` when the region was never mapped.
     fn backing_file(&self) -> Result<Option<ARef<File>>> {
@@ -520,10 +521,14 @@ impl Region {
 
     /// `lseek(2)` from the position `pos`: seeks in the backing file, `SEEK_DATA` and
     /// `SEEK_HOLE` included, and returns the new position.
+    ///
+    /// `SEEK_DATA` and `SEEK_HOLE` take the backing inode's lock, which a hole punch holds for
+    /// as long as it runs: the seek happens after the region's lock is dropped, with a reference
+    /// to the backing file taken under it.
     pub(crate) fn llseek(&self, pos: i64, offset: i64, whence: i32) -> Result<i64> {
         // The position belongs to the region's own file, not the backing one: make a relative
-        // seek absolute. Seeks run under the lock so the backing file's position is not shared
-        // between two of them.
+        // seek absolute. The backing file's own position is only scratch space for the seek
+        // (nothing reads it), so two seeks at once need no lock between them.
         let (offset, whence) = if whence == kernel::bindings::SEEK_CUR as i32 {
             (
                 pos.checked_add(offset).ok_or(EINVAL)?,
@@ -532,11 +537,9 @@ impl Region {
         } else {
             (offset, whence)
         };
-        let state = self.state.lock();
-        match &state.backing {
-            _ if state.size == 0 => Err(EINVAL),
-            None => Err(EBADF),
-            Some(backing) => backing.llseek(offset, whence),
+        match self.backing_file()? {
+            None => Err(EINVAL),
+            Some(file) => crate::shmem::llseek(&file, offset, whence),
         }
     }
 
