@@ -34,6 +34,7 @@
 //! module never names, so the KUnit tests below run it with a link of their own.
 
 use kernel::{
+    alloc::KVVec,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
 };
@@ -91,8 +92,8 @@ type Reservation<L> = RBTreeNodeReservation<usize, PinRange<L>>;
 ///
 /// No link in `links` is placed.
 pub(crate) struct NodePool<L> {
-    nodes: KVec<Reservation<L>>,
-    links: KVec<L>,
+    nodes: KVVec<Reservation<L>>,
+    links: KVVec<L>,
 }
 
 impl<L: RangeLink> NodePool<L> {
@@ -111,24 +112,26 @@ impl<L: RangeLink> NodePool<L> {
     pub(crate) fn new() -> Self {
         // INVARIANT: no links.
         Self {
-            nodes: KVec::new(),
-            links: KVec::new(),
+            nodes: KVVec::new(),
+            links: KVVec::new(),
         }
     }
 
     /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links (and
     /// never fewer than [`NodePool::SPARE`]), the links made by `new_link`; all accounted, to the
-    /// memory cgroup the caller is charging. Call without locks held.
+    /// calling task's memory cgroup. Call without locks held.
     pub(crate) fn fill(&mut self, need: Need, mut new_link: impl FnMut() -> Result<L>) -> Result {
         let nodes = need.nodes.max(Self::SPARE.nodes);
         let links = need.links.max(Self::SPARE.links);
+        // The arrays' sizes follow the user's ranges: vmalloc-backed, never a large contiguous
+        // block, no warning when memory is short.
         self.nodes.reserve(
             nodes.max(Self::ROOM).saturating_sub(self.nodes.len()),
-            GFP_KERNEL_ACCOUNT,
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         )?;
         self.links.reserve(
             links.max(Self::ROOM).saturating_sub(self.links.len()),
-            GFP_KERNEL_ACCOUNT,
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         )?;
         while self.nodes.len() < nodes {
             self.nodes
