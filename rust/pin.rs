@@ -19,10 +19,17 @@
 //! that is pinned or merged away drops its link.
 //!
 //! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
-//! taking the region's lock (charged to whatever memory cgroup the caller is charging). Nodes and
-//! links an operation frees go back to that pool, as far as it has room, so a region that keeps
-//! its pool between operations unpins and pins again without allocating; the nodes of purged
-//! ranges that merge, and of ranges removed at release, are freed.
+//! taking the region's lock (charged to the calling task's memory cgroup). Nodes and links an
+//! operation frees go back to that pool, as far as it has room, so a region that keeps its pool
+//! between operations unpins and pins again without allocating; the nodes of purged ranges that
+//! merge, and of ranges removed at release, are freed. A link the caller may not reuse (see
+//! [`RangeLink::reusable`]) is freed instead.
+//!
+//! One operation may need half a million nodes (an `ASHMEM_UNPIN` over a region whose every
+//! other page was purged makes a range between each two): the pool's arrays are `KVVec`s, which
+//! fall back to `vmalloc` when no physically contiguous block of that size is free, and are
+//! allocated with `__GFP_NOWARN`, so a size the user chose never asks the page allocator for a
+//! large contiguous block, nor warns; it fails with `ENOMEM` only when memory is exhausted.
 //!
 //! An operation may remove a million ranges: its loops yield every [`YIELD_EVERY`] steps on
 //! kernels that want that (the caller holds only a mutex).
@@ -66,6 +73,13 @@ pub(crate) trait RangeLink: Sized {
 
     /// The link no longer belongs to a range: the purger must not find it any more.
     fn unplace(&mut self);
+
+    /// Whether the calling task may use this unplaced link for a range it makes: a region's
+    /// LRU entry must be charged to the task whose call makes the range, so that its cgroup's
+    /// reclaim finds it.
+    fn reusable(&self) -> bool {
+        true
+    }
 }
 
 /// A run of unpinned pages; its first page is the tree key.
@@ -154,12 +168,20 @@ impl<L: RangeLink> NodePool<L> {
         let _ = self.nodes.push_within_capacity(node);
     }
 
-    /// Unplaces a link an operation dropped and keeps it, if there is room; frees it otherwise.
-    /// Never allocates.
+    /// Unplaces a link an operation dropped and keeps it, if there is room and the caller may
+    /// reuse it; frees it otherwise. Never allocates.
     fn recycle_link(&mut self, mut link: L) {
         link.unplace();
-        // INVARIANT: `link` is no longer placed. Without room it is dropped.
-        let _ = self.links.push_within_capacity(link);
+        if self.links.len() < self.links.capacity() && link.reusable() {
+            // INVARIANT: `link` is no longer placed. Within the capacity: never fails.
+            let _ = self.links.push_within_capacity(link);
+        }
+    }
+
+    /// Frees the spare links the calling task may not reuse (another cgroup's). Never
+    /// allocates.
+    pub(crate) fn keep_reusable(&mut self) {
+        self.links.retain(|link| link.reusable());
     }
 
     /// Frees what a long-lived pool need not keep: nodes and links beyond [`NodePool::ROOM`],
@@ -519,11 +541,13 @@ mod tests {
     /// When a test link last joined the model LRU; later is more recent.
     static LRU_CLOCK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
 
-    /// A link that remembers where it was placed, and when it joined the LRU (0: not on it).
+    /// A link that remembers where it was placed, and when it joined the LRU (0: not on it);
+    /// `foreign`: charged to another cgroup than the caller's.
     struct TestLink {
         lru_since: usize,
         start: usize,
         end: usize,
+        foreign: bool,
     }
 
     impl RangeLink for TestLink {
@@ -537,6 +561,10 @@ mod tests {
 
         fn unplace(&mut self) {
             self.lru_since = 0;
+        }
+
+        fn reusable(&self) -> bool {
+            !self.foreign
         }
     }
 
@@ -553,6 +581,7 @@ mod tests {
             lru_since: 0,
             start: 0,
             end: 0,
+            foreign: false,
         })
     }
 
@@ -685,6 +714,29 @@ mod tests {
             assert!(pool.links.iter().all(|l| l.lru_since == 0));
         }
         assert_eq!(r.iter().count(), 0);
+    }
+
+    #[test]
+    fn links_the_caller_may_not_reuse_are_freed_not_kept() {
+        let (mut r, mut pool) = (PinRanges::new(), NodePool::new());
+        pool.fill(Need { nodes: 1, links: 1 }, new_link)
+            .expect("allocating test nodes");
+        let held = pool.links.len();
+        // A range whose link another cgroup paid for: pinned, its link is freed.
+        r.unpin(0, 4, &mut pool).expect("the pool holds enough");
+        if let Some(link) = r.tree.get_mut(&0).and_then(|range| range.link.as_mut()) {
+            link.foreign = true;
+        }
+        assert!(!r.pin(0, 4, &mut pool).expect("the pool holds enough"));
+        assert_eq!(pool.links.len(), held - 1);
+        // Spare links another cgroup paid for go before an operation.
+        pool.fill(Need { nodes: 1, links: 3 }, new_link)
+            .expect("allocating test nodes");
+        pool.links[0].foreign = true;
+        pool.links[2].foreign = true;
+        pool.keep_reusable();
+        assert_eq!(pool.links.len(), 1);
+        assert!(pool.links.iter().all(|link| !link.foreign));
     }
 
     #[test]
