@@ -52,6 +52,31 @@ int ashmem_obj_nid(const void *obj);
 
 #ifdef CONFIG_MEMCG
 /*
+ * The memory cgroup of the calling task, as the kernel charges its accounted
+ * allocations (get_mem_cgroup_from_current(), not exported), referenced;
+ * NULL without memory cgroups.
+ */
+static struct mem_cgroup *ashmem_current_memcg_get(void)
+{
+	struct mem_cgroup *memcg;
+
+	if (mem_cgroup_disabled())
+		return NULL;
+	rcu_read_lock();
+	do {
+		memcg = mem_cgroup_from_task(current);
+	} while (memcg && !css_tryget(&memcg->css));
+	rcu_read_unlock();
+	return memcg;
+}
+
+/* The same, for a comparison under rcu_read_lock(): no reference. */
+static struct mem_cgroup *ashmem_current_memcg(void)
+{
+	return mem_cgroup_disabled() ? NULL : mem_cgroup_from_task(current);
+}
+
+/*
  * The object cgroup that accounted allocations made with @memcg active are
  * charged to: that of @memcg on this node, or of its nearest ancestor that
  * still has one (a cgroup being removed has none). Referenced; NULL for no
@@ -93,6 +118,16 @@ static struct list_lru_one *ashmem_lru_one(struct list_lru *lru, int nid,
 	return &lru->node[nid].lru;
 }
 #else
+static struct mem_cgroup *ashmem_current_memcg_get(void)
+{
+	return NULL;
+}
+
+static struct mem_cgroup *ashmem_current_memcg(void)
+{
+	return NULL;
+}
+
 static struct obj_cgroup *ashmem_objcg_of(struct mem_cgroup *memcg)
 {
 	return NULL;
@@ -148,7 +183,7 @@ static struct list_lru_one *ashmem_lru_lock(struct list_lru *lru, int nid,
 void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru,
 			     struct obj_cgroup **objcg)
 {
-	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(NULL), *old;
+	struct mem_cgroup *memcg = ashmem_current_memcg_get(), *old;
 	void *entry;
 
 	*objcg = ashmem_objcg_of(memcg);
@@ -171,33 +206,45 @@ void ashmem_objcg_put(struct obj_cgroup *objcg)
 
 /*
  * Whether the accounted allocations of the calling task are charged to the
- * memory cgroup @objcg now belongs to.
+ * memory cgroup @objcg now belongs to. Only pointers are compared, both read
+ * under the RCU lock: no reference is taken.
  */
 bool ashmem_objcg_is_current(struct obj_cgroup *objcg)
 {
-	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(NULL);
 	bool same;
 
 	rcu_read_lock();
-	same = ashmem_objcg_memcg(objcg) == memcg;
+	same = ashmem_objcg_memcg(objcg) == ashmem_current_memcg();
 	rcu_read_unlock();
-	mem_cgroup_put(memcg);
 	return same;
 }
 
 /*
  * Puts @item, an entry charged to @objcg and allocated on node @nid, on its
- * list with the weight of @pages (at least one). list_lru_add() (the only
- * way to set the list's shrinker bit, which set_shrinker_bit() being
- * unexported leaves it) counts one; the rest is added under the list lock.
- * Between the two the entry may be moved to a parent's list: its one page
- * moves with it, and the rest goes wherever it is then.
+ * list with the weight of @pages (at least one).
+ *
+ * A list that holds entries has its shrinker bit set (the kernel sets it when
+ * a list stops being empty, in __list_lru_add() and when it moves a removed
+ * cgroup's list, and clears it only after a count found the list empty): the
+ * entry goes on as __list_lru_add() would put it, with its weight, under one
+ * lock. An empty list needs the bit set, which only list_lru_add() can do
+ * (set_shrinker_bit() is not exported): it counts one, and the rest is added
+ * under the lock again. Between the two the entry may be moved to a parent's
+ * list: its one page moves with it, and the rest goes wherever it is then.
  */
 void ashmem_lru_add(struct list_lru *lru, struct list_head *item, int nid,
 		    struct obj_cgroup *objcg, long pages)
 {
-	struct list_lru_one *l;
+	struct list_lru_one *l = ashmem_lru_lock(lru, nid, objcg);
 
+	if (l->nr_items > 0) {
+		list_add_tail(item, &l->list);
+		l->nr_items += pages;
+		atomic_long_inc(&lru->node[nid].nr_items);
+		spin_unlock(&l->lock);
+		return;
+	}
+	spin_unlock(&l->lock);
 	rcu_read_lock();
 	list_lru_add(lru, item, nid, ashmem_objcg_memcg(objcg));
 	rcu_read_unlock();

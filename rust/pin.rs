@@ -104,7 +104,10 @@ type Reservation<L> = RBTreeNodeReservation<usize, PinRange<L>>;
 ///
 /// # Invariants
 ///
-/// No link in `links` is placed.
+/// No link in `links` is placed. The links in `links` answer [`RangeLink::reusable`] alike for
+/// any caller: they were made by one caller's fill, or kept by that caller's operations (a link
+/// goes back to the pool only if its caller may reuse it), and [`NodePool::keep_reusable`]
+/// empties a pool another caller filled before anything is added to it.
 pub(crate) struct NodePool<L> {
     nodes: KVVec<Reservation<L>>,
     links: KVVec<L>,
@@ -178,10 +181,13 @@ impl<L: RangeLink> NodePool<L> {
         }
     }
 
-    /// Frees the spare links the calling task may not reuse (another cgroup's). Never
-    /// allocates.
+    /// Frees the spare links if the calling task may not reuse them (another cgroup's). All
+    /// spare links are one caller's (the type invariant), so the first one answers for all.
+    /// Never allocates.
     pub(crate) fn keep_reusable(&mut self) {
-        self.links.retain(|link| link.reusable());
+        if self.links.first().is_some_and(|link| !link.reusable()) {
+            self.links.clear();
+        }
     }
 
     /// Frees what a long-lived pool need not keep: nodes and links beyond [`NodePool::ROOM`],
@@ -729,14 +735,16 @@ mod tests {
         }
         assert!(!r.pin(0, 4, &mut pool).expect("the pool holds enough"));
         assert_eq!(pool.links.len(), held - 1);
-        // Spare links another cgroup paid for go before an operation.
+        // Spare links another cgroup paid for go before an operation; the caller's stay.
         pool.fill(Need { nodes: 1, links: 3 }, new_link)
             .expect("allocating test nodes");
-        pool.links[0].foreign = true;
-        pool.links[2].foreign = true;
         pool.keep_reusable();
-        assert_eq!(pool.links.len(), 1);
-        assert!(pool.links.iter().all(|link| !link.foreign));
+        assert_eq!(pool.links.len(), 3);
+        for link in pool.links.iter_mut() {
+            link.foreign = true;
+        }
+        pool.keep_reusable();
+        assert_eq!(pool.links.len(), 0);
     }
 
     #[test]
