@@ -949,9 +949,15 @@ static void reclaim_figures(int rounds)
 		enter_cgroup("");
 		for (int r = 0; r < rounds; r++) {
 			IN_TURN(r, a[r] = scan_once(dir, many_ino), b[r] = scan_once(dir, few_ino));
-			/* Put back what the scans purged: the lists keep their size. */
+			/*
+			 * Put back what the scans purged, each from its own cgroup (a range is
+			 * listed under the cgroup that unpins it): the lists keep their size.
+			 */
+			enter_cgroup("bench-many");
 			relist(fd_many, (size_t)r * SCAN_PAGES, SCAN_PAGES);
+			enter_cgroup("bench-few");
 			relist(fd_few, 0, SCAN_PAGES);
+			enter_cgroup("");
 		}
 		close(fd_many);
 		close(fd_few);
