@@ -9,10 +9,14 @@
 #   dkms OUT                  ashmem-linux-dkms_VERSION_all.deb: the DKMS
 #                             source in /usr/src, the udev rule, the
 #                             modules-load.d entry, the Waydroid helper
-#   prebuilt OUT [SUITE...]   ashmem-linux-modules-RELEASE_VERSION+KVER_amd64.deb
-#                             for the kernel of each SUITE (sid, trixie;
-#                             default both): the module built in that kernel's
-#                             Debian userland, for exactly that kernel
+#   prebuilt OUT [KERNEL...]  ashmem-linux-modules-RELEASE_VERSION+KVER_ARCH.deb
+#                             for each KERNEL (sid, trixie; default both; or
+#                             Debian's arm64 kernels, sid-arm64, sid-arm64-16k,
+#                             trixie-arm64, trixie-arm64-16k): the module
+#                             built in that kernel's Debian userland, for
+#                             exactly that kernel (arm64: cross-built, and
+#                             the package with dpkg-buildpackage -a arm64).
+#                             The kernels of one call are of one architecture
 #
 # VERSION is PACKAGE_VERSION of dkms.conf. lintian errors fail the build; its
 # full report is printed to stderr and kept in OUT/lintian-*.log. Prints the
@@ -20,7 +24,10 @@
 # the last build in OUT is kept (and says so).
 set -euo pipefail
 
-usage() { echo "usage: $0 dkms OUT | prebuilt OUT [SUITE...]   (SUITE: sid, trixie)" >&2; exit 2; }
+usage() {
+	echo "usage: $0 dkms OUT | prebuilt OUT [KERNEL...]   (KERNEL: sid, trixie, or the same arm64 ones: sid-arm64, sid-arm64-16k, trixie-arm64, trixie-arm64-16k)" >&2
+	exit 2
+}
 [ $# -ge 2 ] || usage
 cmd=$1 out=$(realpath -m "$2")
 shift 2
@@ -57,6 +64,7 @@ exec 9>"$out/.lock"
 flock 9
 tools=$(layer "$sid" deb-tools sh -c \
 	'apt-get -q install -y --no-install-recommends build-essential debhelper dh-dkms lintian && apt-get clean')
+layers=(--layer "$tools")
 
 # The package source tree, in the upper directory of a fresh overlay of the
 # sid userland (so the build inside sees it at /tmp/deb): dkms-source/ (the
@@ -96,13 +104,21 @@ prebuilt_module() { # SUITE: stages prebuilt/RELEASE/ashmem_linux.ko, prints "RE
 	echo "$release $kver"
 }
 
+arch=amd64
 if [ "$cmd" = prebuilt ]; then
 	[ $# -gt 0 ] || set -- sid trixie
+	arch=
 	for suite in "$@"; do
-		case "$suite" in sid | trixie) ;; *) usage ;; esac
+		case "$suite" in sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) ;; *) usage ;; esac
+		a=$("$top/harness/debian-kernel.sh" arch "$suite")
+		[ -z "$arch" ] || [ "$a" = "$arch" ] || { say "the kernels of one call must be of one architecture"; exit 2; }
+		arch=$a
+	done
+	for suite in "$@"; do
 		read -r release kver <<<"$(prebuilt_module "$suite")"
 		pkg=$name-modules-$release
-		fill() { sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" "$top/packaging/debian/prebuilt/$1"; }
+		fill() { sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" -e "s/@ARCH@/$arch/g" \
+			"$top/packaging/debian/prebuilt/$1"; }
 		fill control.in >>"$tree/debian/control"
 		fill install.in >"$tree/debian/$pkg.install"
 		fill postinst.in >"$tree/debian/$pkg.postinst"
@@ -113,6 +129,14 @@ if [ "$cmd" = prebuilt ]; then
 	done
 	build_opt=-B
 	id=prebuilt-$(echo "$@" | tr ' ' -)
+	if [ "$arch" != amd64 ]; then
+		# Cross-packaged: dpkg-buildpackage -a ARCH (-d: the build needs no
+		# ARCH libraries; the rules strip the modules with the cross strip).
+		build_opt="-B -a$arch -d"
+		tools_arm=$(layer "$sid" deb-tools-$arch sh -c \
+			"apt-get -q install -y --no-install-recommends binutils-aarch64-linux-gnu && apt-get clean")
+		layers+=(--layer "$tools_arm")
+	fi
 else
 	build_opt=-A
 	id=dkms
@@ -120,7 +144,7 @@ fi
 
 # Unchanged inputs (the tree, the tools): the packages of the last build stand.
 stamp=$( { (cd "$tree" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | grep -v '/debian/changelog$')
-	echo "$tools"; } | sha256sum | cut -c1-16)
+	echo "$tools"; [ -z "${tools_arm:-}" ] || echo "$tools_arm"; } | sha256sum | cut -c1-16)
 if [ -f "$out/.stamp-$id" ] && [ "$(cat "$out/.stamp-$id")" = "$stamp" ] &&
 	[ -s "$out/debs-$id" ] && xargs -a "$out/debs-$id" ls >/dev/null 2>&1; then
 	say "$id packages up to date (inputs unchanged since they were built and linted)"
@@ -131,8 +155,9 @@ fi
 rm -f "$out/.stamp-$id" "$out/debs-$id"
 
 say "dpkg-buildpackage $build_opt (sid's debhelper, dh-dkms)"
-if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
-	'cd "$1" && SOURCE_DATE_EPOCH=$2 dpkg-buildpackage "$3" -us -uc' sh "${tree#"$work/upper"}" "$epoch" "$build_opt" \
+# shellcheck disable=SC2086 # build_opt: one or more options
+if ! chroot_in --overlay "$work" "${layers[@]}" "$sid" sh -c \
+	'cd "$1" && epoch=$2 && shift 2 && SOURCE_DATE_EPOCH=$epoch dpkg-buildpackage "$@" -us -uc' sh "${tree#"$work/upper"}" "$epoch" $build_opt \
 	>"$out/build-$id.log" 2>&1; then
 	tail -n 40 "$out/build-$id.log" >&2
 	say "dpkg-buildpackage failed (log $out/build-$id.log)"
@@ -140,7 +165,7 @@ if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
 fi
 changes=$(cd "$work/upper/tmp/deb" && ls ./*.changes)
 rc=0
-chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
+chroot_in --overlay "$work" "${layers[@]}" "$sid" sh -c \
 	'cd /tmp/deb && chmod 1777 . && echo "$(lintian --version) (Debian sid) on $1:" && HOME=/tmp TMPDIR=/tmp setpriv --reuid=nobody --regid=nogroup --clear-groups lintian --fail-on error --display-info --tag-display-limit 0 "$1"' \
 	sh "${changes#./}" >"$out/lintian-$id.log" 2>&1 || rc=$?
 sed 's/^/deb:   /' "$out/lintian-$id.log" >&2
