@@ -585,8 +585,13 @@ static inline char *page_before_hole(void)
 #include <dirent.h>
 #include <sys/stat.h>
 
-/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
-#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
+/*
+ * Most one-page ranges one region can hold: pin offsets and lengths are
+ * 32-bit, so a range ends at 2^32 - page at most, and a region whose every
+ * other page is unpinned holds 2^31 / page ranges (2^19 with 4 KiB pages),
+ * in 2^32 / page - 1 pages.
+ */
+#define MAX_RANGES_PER_REGION	((unsigned long)((1ULL << 31) / page_size()))
 
 static inline int pin_ioctl(int fd, unsigned long cmd, size_t offset, size_t len)
 {
