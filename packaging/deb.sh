@@ -32,30 +32,12 @@ version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 say() { echo "deb: $*" >&2; }
 chroot_in() { "$top/harness/debian-chroot.sh" "$@"; }
 
-# A persistent overlay layer of USERLAND, made once by COMMAND run in it
-# (named for the command: another command makes another layer).
-layer() { # USERLAND NAME COMMAND...
-	local userland=$1 name=$2 dir
-	dir=${1%/root}/$2-$(echo "${@:3}" | sha256sum | cut -c1-8)
-	shift 2
-	exec 8>"$dir.lock"
-	flock 8
-	if [ ! -f "$dir/.ready" ]; then
-		rm -rf "$dir"
-		chroot_in --overlay "$dir" "$userland" "$@" >"$dir.log" 2>&1 ||
-			{ tail -n 20 "$dir.log" >&2; say "making the $name layer failed (log $dir.log)"; exit 1; }
-		touch "$dir/.ready"
-	fi
-	exec 8>&-
-	echo "$dir/upper"
-}
-
 sid=$("$top/harness/debian-userland.sh" sid)
 # One build at a time in OUT (its work directory is shared).
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
-tools=$(layer "$sid" deb-tools sh -c \
+tools=$("$top/harness/debian-layer.sh" "$sid" deb-tools sh -c \
 	'apt-get -q install -y --no-install-recommends build-essential debhelper dh-dkms lintian && apt-get clean')
 
 # The package source tree, in the upper directory of a fresh overlay of the
