@@ -98,8 +98,10 @@ deb: ## Build build/deb/ashmem-linux-dkms_VERSION_all.deb with Debian's debhelpe
 
 # Every Debian test kernel, unless SERIES is given (sid or trixie).
 DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES))
-deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one).
-	@packaging/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
+# The prebuilt packages go to DEB_OUT (default build/deb).
+DEB_OUT ?= $(CURDIR)/build/deb
+deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one); SIGN_KEY= SIGN_CERT=: signed, with the certificate for mokutil --import.
+	@SIGN_KEY="$(SIGN_KEY)" SIGN_CERT="$(SIGN_CERT)" packaging/deb.sh prebuilt $(DEB_OUT) $(DEB_SERIES)
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh

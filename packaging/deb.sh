@@ -13,6 +13,13 @@
 #                             for the kernel of each SUITE (sid, trixie;
 #                             default both): the module built in that kernel's
 #                             Debian userland, for exactly that kernel
+#                             (stripped as Debian strips its modules); with
+#                             SIGN_KEY=key.pem SIGN_CERT=cert (PEM or DER) in
+#                             the environment, signed with that key (the
+#                             kernel's scripts/sign-file, sha256), and the
+#                             certificate shipped as
+#                             /usr/share/ashmem-linux/mok.der for
+#                             `mokutil --import` (Secure Boot)
 #
 # VERSION is PACKAGE_VERSION of dkms.conf. lintian errors fail the build; its
 # full report is printed to stderr and kept in OUT/lintian-*.log. Prints the
@@ -25,6 +32,11 @@ usage() { echo "usage: $0 dkms OUT | prebuilt OUT [SUITE...]   (SUITE: sid, trix
 cmd=$1 out=$(realpath -m "$2")
 shift 2
 case "$cmd" in dkms) [ $# -eq 0 ] || usage ;; prebuilt) ;; *) usage ;; esac
+sign_key=${SIGN_KEY:-} sign_cert=${SIGN_CERT:-}
+if [ -n "$sign_key$sign_cert" ]; then
+	[ "$cmd" = prebuilt ] && [ -f "$sign_key" ] && [ -f "$sign_cert" ] ||
+		{ echo "deb: SIGN_KEY and SIGN_CERT name a private key and its certificate (prebuilt only)" >&2; exit 2; }
+fi
 top=$(realpath "$(dirname "$0")/..")
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' "$top/dkms.conf")
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
@@ -84,15 +96,43 @@ if [ "$cmd" = prebuilt ]; then
 		case "$suite" in sid | trixie) ;; *) usage ;; esac
 		read -r release kver <<<"$(prebuilt_module "$suite")"
 		pkg=$name-modules-$release
-		fill() { sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" "$top/packaging/debian/prebuilt/$1"; }
+		fill() {
+			sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" "$top/packaging/debian/prebuilt/$1" |
+				awk -v signed="${sign_key:+1}" '$1 == "@SIGNING@" {
+					if (signed) print " The module is signed: with Secure Boot on, enroll its certificate\n once (`mokutil --import /usr/share/ashmem-linux/mok.der`, then reboot).";
+					else print " The module is not signed: with Secure Boot on, use ashmem-linux-dkms,\n which signs it with DKMS\047s key, or build this package signed.";
+					next } { print }'
+		}
 		fill control.in >>"$tree/debian/control"
 		fill install.in >"$tree/debian/$pkg.install"
+		[ -z "$sign_key" ] || echo "signing/mok.der usr/share/ashmem-linux/" >>"$tree/debian/$pkg.install"
 		fill postinst.in >"$tree/debian/$pkg.postinst"
 		fill postrm.in >"$tree/debian/$pkg.postrm"
 		fill lintian-overrides.in >"$tree/debian/$pkg.lintian-overrides"
 		# Our version, then the kernel's ('-' is the revision separator).
 		echo "$pkg $version+$(echo "$kver" | tr - .)" >>"$tree/debian/prebuilt.versions"
 	done
+	# Stripped, then signed (a strip after signing would drop the signature
+	# appended to the ELF file), with sid's binutils and the kernel's
+	# sign-file in the build's overlay.
+	keys=/tmp/signing
+	mkdir -p "$work/upper$keys"
+	if [ -n "$sign_key" ]; then
+		mkdir -p "$tree/signing"
+		openssl x509 -in "$sign_cert" -inform DER -outform DER -out "$tree/signing/mok.der" 2>/dev/null ||
+			openssl x509 -in "$sign_cert" -outform DER -out "$tree/signing/mok.der"
+		install -m 0600 "$sign_key" "$work/upper$keys/key.pem"
+		say "signing with $(openssl x509 -in "$tree/signing/mok.der" -inform DER -noout -subject)"
+	fi
+	read -r sid_release _ <<<"$("$top/harness/debian-kernel.sh" release sid)"
+	chroot_in --overlay "$work" --layer "$tools" "$sid" sh -euc '
+		tree=$1 keys=$2 sign_file=/usr/lib/modules/$3/build/scripts/sign-file
+		for ko in "$tree"/prebuilt/*/ashmem_linux.ko; do
+			strip --strip-debug "$ko"
+			[ ! -f "$keys/key.pem" ] || "$sign_file" sha256 "$keys/key.pem" "$tree/signing/mok.der" "$ko"
+		done' sh "${tree#"$work/upper"}" "$keys" "$sid_release" >&2 ||
+		{ say "stripping or signing the modules failed"; exit 1; }
+	rm -rf "${work:?}/upper$keys"
 	build_opt=-B
 	id=prebuilt-$(echo "$@" | tr ' ' -)
 else
