@@ -116,6 +116,11 @@ CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIE
 check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands) and a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit).
 	SERIES="$(CHECK_SERIES)" harness/check.sh
 
+check-secureboot: ## Only the Secure Boot part of make check (sid): Debian's shim, grub and kernel in UEFI firmware enforcing Secure Boot, the DKMS and prebuilt modules' keys in MOK, MokManager answered at the serial console.
+	@harness/deps.sh >/dev/null
+	@mkdir -p build && { MOKMANAGER=1 harness/secureboot-test.sh sid build/secureboot; echo $$? >build/secureboot.status; } | \
+		tee build/secureboot.tap && harness/tap-summary.sh <build/secureboot.tap && [ "$$(cat build/secureboot.status)" = 0 ]
+
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
@@ -147,5 +152,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-secureboot \
 	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean
