@@ -50,10 +50,11 @@ else
 		-serial "file:$console" -serial "file:$results" </dev/null || status=$?
 fi
 # OVMF writes its console to every serial port: what came before
-# efi-init's line on the second one is the firmware's, not the job's.
-sed -i 's/\r$//' "$results"
-if grep -q "^efi-init: the job's output follows$" "$results"; then
-	sed -i "0,/^efi-init: the job's output follows$/d" "$results"
+# efi-init's line on the second one is the firmware's (grub leaves a
+# carriage return before it), not the job's.
+sed -i 's/\r//g' "$results"
+if grep -q "efi-init: the job's output follows$" "$results"; then
+	sed -i "0,/efi-init: the job's output follows$/d" "$results"
 else
 	: >"$results"
 fi
