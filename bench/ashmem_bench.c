@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,24 @@ static int host_busy;
 
 static double tsc_hz;
 
+/*
+ * The CPU's cycle counter: x86's TSC, arm64's virtual counter (CNTVCT_EL0, a
+ * fixed frequency). "TSC" below means whichever this is.
+ */
+static inline uint64_t cycle_counter(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+#else
+#error "no cycle counter for this architecture"
+#endif
+}
+
 static double wall(void)
 {
 	struct timespec ts;
@@ -60,17 +79,17 @@ static double wall(void)
  */
 static double now(void)
 {
-	return __builtin_ia32_rdtsc() / tsc_hz;
+	return cycle_counter() / tsc_hz;
 }
 
 static void calibrate(double seconds)
 {
 	double w0 = wall(), w1;
-	uint64_t t0 = __builtin_ia32_rdtsc();
+	uint64_t t0 = cycle_counter();
 
 	while ((w1 = wall()) - w0 < seconds)
 		;
-	tsc_hz = (__builtin_ia32_rdtsc() - t0) / (w1 - w0);
+	tsc_hz = (cycle_counter() - t0) / (w1 - w0);
 }
 
 static void die(const char *what)
@@ -232,8 +251,12 @@ static const char *const step_what[NSTEPS] = {
 /* The TSC, not reordered with the instructions around it. */
 static inline uint64_t ticks(void)
 {
+#if defined(__aarch64__)
+	__asm__ volatile("isb" ::: "memory");
+#else
 	__builtin_ia32_lfence();
-	return __builtin_ia32_rdtsc();
+#endif
+	return cycle_counter();
 }
 
 static void lifecycle_steps(int use_ashmem, int n, double out[NSTEPS])
@@ -665,6 +688,14 @@ static int write_str(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
+/*
+ * memory.stat is up to date after the kernel's periodic flush of its per-CPU
+ * counts, every 2 s (FLUSH_TIME, mm/memcontrol.c); before, it may lag by 64
+ * pages per CPU (4 times the bytes on a 16K-page kernel: there the quick
+ * run's 10,000 ranges read as 0 bytes).
+ */
+#define STATS_FLUSH_WAIT_US	2500000
+
 static long long stat_value(const char *path, const char *key)
 {
 	char line[256];
@@ -898,14 +929,17 @@ static void reclaim_figures(int rounds)
 		munmap(p, page);
 	}
 	enter_cgroup("");
+	usleep(STATS_FLUSH_WAIT_US);
 	all0 = slab_total();
 	cg0 = stat_value(memstat, "slab");
 	for (size_t i = 0; i < many_ranges(); i++)
 		pin_op(fd_mem, ASHMEM_UNPIN, 2 * i);
+	usleep(STATS_FLUSH_WAIT_US);
 	all1 = slab_total();
 	cg1 = stat_value(memstat, "slab");
 	if (ioctl(fd_mem, ASHMEM_PURGE_ALL_CACHES) < 0)
 		die("ASHMEM_PURGE_ALL_CACHES");
+	usleep(STATS_FLUSH_WAIT_US);
 	cg2 = stat_value(memstat, "slab");
 	close(fd_mem);
 	rmdir(CGROUPS "/bench-memory");
@@ -943,11 +977,18 @@ static void write_json(const char *path)
 	for (int i = 0; i < nfigures; i++) {
 		struct figure *g = &figures[i];
 
+		char ratio[32];
+
+		/* JSON has no inf or nan: a ratio to a zero baseline is null. */
+		if (isfinite(g->ratio))
+			snprintf(ratio, sizeof(ratio), "%.4f", g->ratio);
+		else
+			snprintf(ratio, sizeof(ratio), "null");
 		fprintf(f,
 			"    {\"key\": \"%s\", \"what\": \"%s\", \"unit\": \"%s\", \"ashmem\": %.6g, "
-			"\"baseline\": \"%s\", \"baseline_value\": %.6g, \"ratio\": %.4f, "
+			"\"baseline\": \"%s\", \"baseline_value\": %.6g, \"ratio\": %s, "
 			"\"target\": \"%s\", \"met\": %s}%s\n",
-			g->key, g->what, g->unit, g->ashmem, g->baseline_name, g->baseline, g->ratio,
+			g->key, g->what, g->unit, g->ashmem, g->baseline_name, g->baseline, ratio,
 			g->target, g->met ? "true" : "false", i + 1 < nfigures ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"cpus_online\": %ld,\n  \"host_busy\": %s,\n", cpus,

@@ -32,7 +32,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 kernel SUITE [PACKAGE...] | image DISK SUITE LAYER...   (env APPEND, ROOT_FREE, DEBIAN_EXTRA)" >&2
+	echo "usage: $0 kernel SUITE [PACKAGE...] | image DISK SUITE LAYER...   (SUITE: sid or trixie, amd64; env APPEND, ROOT_FREE, DEBIAN_EXTRA)" >&2
 	exit 2
 }
 [ $# -ge 2 ] || usage
@@ -44,6 +44,7 @@ case "$cmd" in
 kernel)
 	suite=$1
 	shift
+	case "$suite" in sid | trixie) ;; *) usage ;; esac
 	userland=$("$here/debian-userland.sh" "$suite")
 	read -r release _ <<<"$("$here/debian-kernel.sh" release "$suite")"
 	# DKMS's kernel hook is off while the kernel is installed: a module that
@@ -65,6 +66,7 @@ esac
 
 disk=$(realpath -m "$1") suite=$2
 shift 2
+case "$suite" in sid | trixie) ;; *) usage ;; esac
 command -v sgdisk >/dev/null && command -v mkfs.fat >/dev/null && command -v mcopy >/dev/null ||
 	{ echo "debian-disk: needs gdisk, dosfstools and mtools (harness/deps.sh installs them)" >&2; exit 1; }
 userland=$("$here/debian-userland.sh" "$suite")

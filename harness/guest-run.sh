@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Boot the test kernel in QEMU with ROOT as the initramfs overlay (ROOT/job is
-# run as a shell script), copy the job's output to stdout and fail when the
+# run as a shell script). KDIR holds the kernel image: arch/x86/boot/bzImage
+# (qemu-system-x86_64, console ttyS0, the job's output on ttyS1) or
+# arch/arm64/boot/Image[.gz] (qemu-system-aarch64 -M virt -cpu max, console
+# ttyAMA0, the job's output on a virtio console, hvc0; busybox is Debian's
+# arm64 one, harness/guest-tools.sh). ROOT's programs must be of that
+# architecture. Copies the job's output to stdout and fails when the
 # job fails, the guest never finishes, or the kernel log shows a splat. A
 # kernel that crashes while booting, before the job starts, is booted once
 # more (and says so).
@@ -26,6 +31,21 @@ kdir=$1 root=$2
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=harness/guest-checks.sh
 . "$here/guest-checks.sh"
+# The machine, from the kernel image KDIR holds.
+if [ -f "$kdir/arch/x86/boot/bzImage" ]; then
+	image=$kdir/arch/x86/boot/bzImage qemu=qemu-system-x86_64 machine=() console_dev=ttyS0
+	busybox=$(command -v busybox)
+	results_dev=ttyS1 results_opts=()
+else
+	image=$(ls "$kdir"/arch/arm64/boot/Image.gz "$kdir"/arch/arm64/boot/Image 2>/dev/null | head -n 1 || true)
+	[ -n "$image" ] || { echo "guest-run: no kernel image in $kdir (arch/x86/boot/bzImage, arch/arm64/boot/Image[.gz])" >&2; exit 1; }
+	# pauth-impdef: QEMU's own pointer-authentication hash, much faster under TCG than QARMA.
+	qemu=qemu-system-aarch64 machine=(-M virt) console_dev=ttyAMA0
+	busybox=$("$here/guest-tools.sh" arm64)/usr/bin/busybox
+	results_dev=hvc0
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
+	results_opts=(-device virtio-serial-pci -device virtconsole,chardev=results)
+fi
 timeout_s=${TIMEOUT:-600}
 mem=${GUEST_MEM:-2G}
 numa=() smp=2
@@ -56,7 +76,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/bin"
 # The overlay becomes /: every user must be able to reach /dev and /bin.
 chmod 0755 "$work/root"
-cp "$(command -v busybox)" "$work/root/bin/busybox"
+cp "$busybox" "$work/root/bin/busybox"
 install -m 0755 "$here/guest/init" "$work/root/init"
 cp -a "$root/." "$work/root/"
 (cd "$work/root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
@@ -65,18 +85,23 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$console"
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
+	[ "$qemu" = qemu-system-x86_64 ] || cpu=(-cpu max,pauth-impdef=on)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
-	local append="console=ttyS0 panic=-1 rdinit=/init${GUEST_APPEND:+ $GUEST_APPEND}"
+	# The job's output device reaches /init as a variable of its environment.
+	local append="console=$console_dev panic=-1 rdinit=/init ashmem_results=$results_dev${GUEST_APPEND:+ $GUEST_APPEND}"
 	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
 		# shellcheck disable=SC2054 # QEMU's options are comma-separated
 		accel+=(-icount shift=0,sleep=off)
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
 	fi
-	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
+	local channels=(-serial "file:$console" -serial "file:$results")
+	[ ${#results_opts[@]} = 0 ] ||
+		channels=(-serial "file:$console" -chardev "file,id=results,path=$results" "${results_opts[@]}")
+	timeout --foreground -k 5 "$2" "$qemu" "${machine[@]}" "${accel[@]}" "${cpu[@]}" \
 		-smp "$smp" -m "$mem" "${numa[@]}" -nographic -no-reboot -nodefaults \
-		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
-		-append "$append" \
-		-serial "file:$console" -serial "file:$results" </dev/null
+		-kernel "$image" -initrd "$work/initramfs.cpio" \
+		-append "$append" "${channels[@]}" </dev/null
 }
 
 status=0

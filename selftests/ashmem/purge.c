@@ -115,6 +115,44 @@ TEST_F(region, purge_all_caches_from_any_region_purges_every_region)
 	close(fd);
 }
 
+/*
+ * Counts are in pages of the kernel's size: 5000 bytes are one page on a
+ * 16K kernel, two on a 4K one; an unpin that assumes 4096-byte pages on a
+ * kernel with larger ones is EINVAL and puts nothing on the LRU.
+ */
+TEST(purge_all_caches_counts_pages_of_the_kernels_size)
+{
+	size_t pg = page_size(), pages = (5000 + pg - 1) / pg;
+	unsigned char *p;
+	int fd;
+
+	if (geteuid() != 0)
+		SKIP(return, "PURGE_ALL_CACHES needs root");
+	p = region_new_mapped("purge-5000", 5000, pages * pg, PROT_READ | PROT_WRITE, &fd);
+	ASSERT_MAPPED(p);
+	fill_pattern(p, pages * pg, 3);
+	ASSERT_LE(0, purge_all_caches(fd));
+	ASSERT_EQ(0, unpin_range(fd, 0, 0));
+	EXPECT_EQ((int)pages, purge_all_caches(fd)) {
+		TH_LOG("page size %zu: 5000 bytes are %zu pages", pg, pages);
+	}
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, 0, 0));
+	EXPECT_TRUE(all_bytes_are(p, pages * pg, 0));
+	munmap(p, pages * pg);
+	close(fd);
+}
+
+TEST_F(region, an_unpin_of_4096_bytes_on_larger_pages_puts_nothing_on_the_lru)
+{
+	if (self->pg == 4096)
+		SKIP(return, "the page size is 4096: a 4096-byte unpin is one whole page");
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, 0, 4096)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, 4096, self->pg)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, self->pg, self->pg - 4096)));
+	EXPECT_EQ(0, purge_all_caches(self->fd));
+	EXPECT_TRUE(MAP_PAGES_ARE(0, PAGES, PAGE_STAMPED));
+}
+
 /* What a purge leaves behind */
 
 TEST_F(region, pin_of_a_purged_range_reports_was_purged)
