@@ -107,9 +107,13 @@ deb: ## Build build/deb/ashmem-linux-dkms_VERSION_all.deb with Debian's debhelpe
 # trixie-arm64-16k). The arm64 ones are cross-built (a Rust metadata rebuild
 # of about 5 minutes each, the first time).
 DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES))
-deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel, amd64 and arm64, in its own Debian userland (SERIES=...: those).
-	@packaging/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
-	$(if $(DEB_SERIES),,@packaging/deb.sh prebuilt $(CURDIR)/build/deb sid-arm64 sid-arm64-16k trixie-arm64 trixie-arm64-16k)
+# The prebuilt packages go to DEB_OUT (default build/deb); SIGN_KEY and
+# SIGN_CERT sign them (Secure Boot).
+DEB_OUT ?= $(CURDIR)/build/deb
+DEB_SIGN := SIGN_KEY="$(SIGN_KEY)" SIGN_CERT="$(SIGN_CERT)"
+deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel, amd64 and arm64, in its own Debian userland (SERIES=...: those); SIGN_KEY= SIGN_CERT=: signed, with the certificate for mokutil --import.
+	@$(DEB_SIGN) packaging/deb.sh prebuilt $(DEB_OUT) $(DEB_SERIES)
+	$(if $(DEB_SERIES),,@$(DEB_SIGN) packaging/deb.sh prebuilt $(DEB_OUT) sid-arm64 sid-arm64-16k trixie-arm64 trixie-arm64-16k)
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh
@@ -137,6 +141,11 @@ check-arm64-native: ## DKMS natively in an arm64 Debian userland (QEMU user-mode
 	harness/native-dkms-test.sh $(if $(filter command line environment,$(origin SERIES)),$(SERIES),sid-arm64-16k) \
 		$(CURDIR)/build/native-dkms | tee $(CURDIR)/build/native-dkms.tap; \
 		harness/tap-summary.sh <$(CURDIR)/build/native-dkms.tap
+
+check-secureboot: ## Only the Secure Boot part of make check (sid): Debian's shim, grub and kernel in UEFI firmware enforcing Secure Boot, the DKMS and prebuilt modules' keys in MOK, MokManager answered at the serial console.
+	@harness/deps.sh >/dev/null
+	@mkdir -p build && { MOKMANAGER=1 harness/secureboot-test.sh sid build/secureboot; echo $$? >build/secureboot.status; } | \
+		tee build/secureboot.tap && harness/tap-summary.sh <build/secureboot.tap && [ "$$(cat build/secureboot.status)" = 0 ]
 
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
@@ -170,5 +179,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-arm64 check-arm64-native \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-arm64 check-arm64-native check-secureboot \
 	coverage bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

@@ -77,6 +77,16 @@ selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT [KERNEL]
 	} | tee "$out/kernel.tap"
 }
 
+# Debian's shim, grub and kernel under Secure Boot, DKMS's key in MOK
+# (harness/secureboot-test.sh; MokManager too, unless SECUREBOOT_MOKMANAGER=0).
+secureboot() { # SUITE RELEASE OUT
+	local rc=0
+	step "$2: Secure Boot: Debian's shim, grub and kernel, the module's key in MOK"
+	MOKMANAGER=${SECUREBOOT_MOKMANAGER:-1} harness/secureboot-test.sh "$1" "$3/secureboot" >"$3/secureboot.tap" || rc=$?
+	cat "$3/secureboot.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$2: Secure Boot tests failed (status $rc), logs in $3/secureboot")
+}
+
 diag_guest() { # NAME BOOT-KDIR KO OUT [KERNEL]
 	local rc=0
 	GUEST_KERNEL=${5:-} harness/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
@@ -168,6 +178,7 @@ debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
 			cat "$out/deb.tap"
 			[ "$rc" = 0 ] || guest_failed+=("$release: Debian package tests failed (status $rc), logs in $out/deb")
 		fi
+		[ "$suite" != sid ] || secureboot "$suite" "$release" "$out"
 	else
 		guest_failed+=("$release: DKMS installed no module: no guest run")
 	fi
@@ -267,11 +278,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: coverage: diag: numa: android: deb:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|coverage|diag|numa|android|deb|diag-unit|sign|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: coverage: diag: numa: android: deb: secureboot:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|coverage|diag|numa|android|deb|secureboot|diag-unit|sign|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,coverage,diag,numa,android,deb}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,coverage,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue

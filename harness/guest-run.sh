@@ -30,6 +30,8 @@ usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 kdir=$1 root=$2
 here=$(dirname "$(realpath "$0")")
+# shellcheck source=harness/guest-checks.sh
+. "$here/guest-checks.sh"
 # The machine, from the kernel image KDIR holds.
 if [ -f "$kdir/arch/x86/boot/bzImage" ]; then
 	image=$kdir/arch/x86/boot/bzImage qemu=qemu-system-x86_64 machine=() console_dev=ttyS0
@@ -118,7 +120,7 @@ fi
 # what loads the module): not what is under test. Seen once in Debian's
 # 7.3.4 under TCG ("Oops: int3" in sched_clock_cpu while a static key was
 # being patched). The console is kept, and the guest boots once more.
-splat='(WARNING:|BUG:|Oops|general protection fault|Kernel panic|kernel BUG|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|unreferenced object|UBSAN:|KASAN:|KFENCE:|rcu_sched self-detected stall|soft lockup|hard LOCKUP)'
+splat=$guest_splat
 if ! grep -q "guest: running /job" "$console" && grep -qaE "$splat" "$console"; then
 	cp "$console" "$logdir/console-boot-crash.log"
 	echo "guest-run: the kernel crashed while booting, before the job started (console in $logdir/console-boot-crash.log):" >&2
@@ -128,30 +130,7 @@ if ! grep -q "guest: running /job" "$console" && grep -qaE "$splat" "$console"; 
 	boot tcg "$timeout_s" || status=$?
 fi
 
-# The serial line discipline turns \n into \r\n.
-sed -i 's/\r$//' "$results" "$console"
-grep -avE '^(# guest-exit:|#cov )' "$results" || true
-
 fail=0
-if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-	echo "guest-run: guest did not finish within ${timeout_s}s (killed); console log: $console" >&2
-	fail=1
-fi
-exit_line=$(grep -a '^# guest-exit:' "$results" | tail -n 1 || true)
-if [ -z "$exit_line" ]; then
-	echo "guest-run: the guest job never reported its exit status; console log follows" >&2
-	tail -n 50 "$console" >&2
-	fail=1
-elif [ "${exit_line##*: }" != 0 ]; then
-	echo "guest-run: guest job exited with status ${exit_line##*: }" >&2
-	fail=1
-fi
-# Any kernel splat fails the run, whatever the tests said.
-grep -aE "$splat" "$console" >"$logdir/splats" || true
-if [ -s "$logdir/splats" ]; then
-	echo "guest-run: kernel splat in the guest log:" >&2
-	grep -aE -B2 -A20 "$splat" "$console" | head -n 80 >&2
-	fail=1
-fi
+guest_results "$status" "$timeout_s" "$console" "$results" "$logdir" || fail=1
 [ -n "${LOGDIR:-}" ] || [ "$fail" = 1 ] || rm -rf "$logdir"
 exit "$fail"
