@@ -16,14 +16,23 @@ OUT:
   functions   per function: blocks hit, blocks, percent
   lines       per source line of the driver: hit/blocks, and the line
   unreached   every block of the driver that never ran, with its reason
+  checks      the driver's blocks of inserted checks, not counted (below)
+  uncalled    the driver's blocks in function copies nothing calls, not counted
 
 A block is a call of __sanitizer_cov_trace_pc(): one per basic block and
 critical edge of the instrumented code (LLVM's sanitizer coverage, level 3).
 It belongs to the driver when the source line it was compiled from, the
 innermost of its inlined frames, is in the driver's own files (rust/*.rs,
-rust/shmem_shim.c), and its function is not a KUnit test. The rest of the
-instrumented code is the kernel crate's and core's generic code compiled
-into the module, counted on its own line, and the KUnit tests themselves.
+rust/shmem_shim.c, rust/memcg_shim.c), and its function is not a KUnit
+test. The rest of the instrumented code is the kernel crate's and core's
+generic code compiled into the module, counted on its own line, and the
+KUnit tests themselves. Two kinds of the driver's blocks are not source
+blocks and are counted apart: those of checks the compiler or KASAN inserted
+(a block that only reports a failed check, and the edge of KASAN's inline
+check that lets an access to a partly addressable granule go on), and those
+in a compiled copy of a function that no instruction or table refers to
+(every caller inlined it): nothing can run them, and the third case fails if
+one ever did.
 
 Reasons for unreached blocks are in harness/coverage-unreached: lines of
 "FILE | FUNCTION | SOURCE TEXT | REASON", where FUNCTION and SOURCE TEXT are
@@ -51,20 +60,90 @@ CHECK_REPORT = re.compile(r"^(__asan_report_|__ubsan_handle_|"
                           r"panic_null_pointer_dereference|panic_nounwind_fmt|panic_bounds_check)$)")
 
 
+# Sections whose relocations name code without calling it or taking its address
+# for a call: debug info, unwind tables, the kernel's lists of instructions to patch.
+NOT_A_CALLER = re.compile(r"^\.(debug|orc_|ibt_endbr_seal|smp_locks|return_sites|call_sites|"
+                          r"retpoline_sites|static_call|altinstr|parainstructions)|^__bug_table|"
+                          r"^__patchable|^__mcount|^\.note")
+
+
 def sites_of(ko):
-    """(section, return offset, whether the block only reports a failed check) of every call
-    of the coverage callback."""
+    """Every call of the coverage callback: (section, return offset, kind), where kind is
+    "check" when the block only reports a failed inserted check or is the "access allowed"
+    edge of KASAN's inline check of a partly addressable granule, "uncalled" when it is in a
+    compiled copy of a function that nothing calls, jumps to or takes the address of (every
+    caller inlined it), and "" otherwise."""
     dis = subprocess.run(["llvm-objdump", "-dr", "--no-show-raw-insn", ko],
                          capture_output=True, text=True, check=True).stdout.splitlines()
-    sites, section = [], None
+    relocs = subprocess.run(["llvm-objdump", "-r", ko],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    # Functions: (section, start) -> name; and what refers to them.
+    starts, section, func = collections.defaultdict(dict), None, None
+    insns = []  # (section, address, text, index in dis, function)
     for i, line in enumerate(dis):
         m = re.match(r"Disassembly of section (\S+):", line)
         if m:
             section = m.group(1)
             continue
-        m = re.match(r"\s+([0-9a-f]+):\s+R_X86_64_PLT32\s+" + CALL + r"-0x4$", line)
+        m = re.match(r"([0-9a-f]+) <(.*)>:$", line)
+        if m:
+            starts[section][int(m.group(1), 16)] = func = m.group(2)
+            continue
+        m = re.match(r"\s+([0-9a-f]+):\s+(\S.*)$", line)
+        if m and "R_X86_64" not in line:
+            insns.append((section, int(m.group(1), 16), m.group(2), i, func))
+    referenced = set()
+    for section, addr, text, i, func in insns:
+        # A call or jump the assembler resolved itself, to another function's start.
+        m = re.match(r"(callq|jmp|j[a-z]+)\s+0x([0-9a-f]+) <([^+>]+)>", text)
+        if m and m.group(3) != func and not (i + 1 < len(dis) and "R_X86_64" in dis[i + 1]):
+            referenced.add(m.group(3))
+    rsection = None
+    for line in relocs:
+        m = re.match(r"RELOCATION RECORDS FOR \[(\S+)\]:", line)
+        if m:
+            rsection = m.group(1)
+            continue
+        if rsection is None or NOT_A_CALLER.match(rsection):
+            continue
+        m = re.search(r"R_X86_64_\S+\s+(\S+?)(?:([+-])0x([0-9a-f]+))?$", line.strip())
         if not m:
             continue
+        if m.group(1) in starts:
+            # Relative to a section: the function at that offset (a call's addend is -4).
+            off = int(m.group(3) or "0", 16) * (-1 if m.group(2) == "-" else 1)
+            for at in (off, off + 4):
+                if at in starts[m.group(1)]:
+                    referenced.add(starts[m.group(1)][at])
+        else:
+            referenced.add(m.group(1))
+    # KASAN's inline check of an access to a partly addressable 8-byte granule: the shadow
+    # byte is compared with the access's last offset in the granule ("andb $0x7", "addb",
+    # "cmpb", "jl"): the jump goes on with the access, the fall-through reports it.
+    kasan_ok_edges = set()
+    for n, (section, addr, text, i, _) in enumerate(insns):
+        m = re.match(r"jl\s+0x([0-9a-f]+) ", text)
+        if m and n >= 2 and insns[n - 1][2].startswith("cmpb") and \
+                any(re.match(r"andb\s+\$0x7,", insns[k][2]) for k in range(max(0, n - 3), n)):
+            kasan_ok_edges.add((section, int(m.group(1), 16)))
+    calls = {}
+    for i, line in enumerate(dis):
+        m = re.match(r"\s+([0-9a-f]+):\s+R_X86_64_PLT32\s+(\S+)-0x4$", line)
+        if m:
+            calls[i] = m.group(2)
+    sites, section, func = [], None, None
+    for i, line in enumerate(dis):
+        m = re.match(r"Disassembly of section (\S+):", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"[0-9a-f]+ <(.*)>:$", line)
+        if m:
+            func = m.group(1)
+            continue
+        if calls.get(i) != CALL:
+            continue
+        ret = int(re.match(r"\s+([0-9a-f]+):", line).group(1), 16) + 4
         # The first call the block makes after this one, before it jumps or returns
         # (KASAN's no-return hook comes before a panic).
         callee = None
@@ -75,9 +154,14 @@ def sites_of(ko):
                 break
             if re.search(r"\t(j[a-z]+|ret[a-z]*|ud2|int3)\b", later) or re.match(r"[0-9a-f]+ <", later):
                 break
+        if func not in referenced and func not in ("init_module", "cleanup_module"):
+            kind = "uncalled"
+        elif (callee and CHECK_REPORT.match(callee)) or (section, ret - 5) in kasan_ok_edges:
+            kind = "check"
+        else:
+            kind = ""
         # The relocation is the call's 4-byte operand: the call returns right after it.
-        sites.append((section, int(m.group(1), 16) + 4,
-                      bool(callee and CHECK_REPORT.match(callee))))
+        sites.append((section, ret, kind))
     return sites
 
 
@@ -162,17 +246,18 @@ def hits_of(sites, dumps, exit_slots):
 
 
 def classify(sites, frames, src):
-    """'driver' (with the file relative to src), 'check' (a driver block that only reports a
-    failed check), 'test', or 'library', per site."""
+    """'driver' (with the file relative to src), 'check' (a driver block of an inserted check,
+    see sites_of), 'uncalled' (a driver block in a copy of a function nothing calls), 'test',
+    or 'library', per site."""
     top = os.path.realpath(src) + "/"
     out = []
-    for (_, _, check), fr in zip(sites, frames):
+    for (_, _, kind), fr in zip(sites, frames):
         outer = fr[-1][0]
         func, path, line = fr[0]
         if "::tests::" in outer or re.search(r"kunit", outer):
             out.append(("test", None))
-        elif path.startswith(top) and (path.endswith(".rs") or path.endswith("shmem_shim.c")):
-            out.append(("check" if check else "driver", path[len(top):]))
+        elif path.startswith(top) and (path.endswith(".rs") or path.endswith("_shim.c")):
+            out.append((kind or "driver", path[len(top):]))
         else:
             out.append(("library", None))
     return out
@@ -235,11 +320,13 @@ def main():
     counts = collections.Counter()
     unreached = []
     checks = []
+    uncalled = []
     for n, (kind, file) in enumerate(kinds):
         counts[kind, hit[n]] += 1
-        if kind == "check":
+        if kind in ("check", "uncalled"):
             func, _, line = frames[n][0]
-            checks.append((file, line, short(func), text_of(file, line), hit[n]))
+            (checks if kind == "check" else uncalled).append(
+                (file, line, short(func), text_of(file, line), hit[n]))
         if kind != "driver":
             continue
         func, _, line = frames[n][0]
@@ -272,6 +359,12 @@ def main():
                 " reaching one is a report that fails make check\n")
         for file, line, func, text, h in sorted(checks):
             f.write("%s:%d  %s  `%s`%s\n" % (file, line, func, text, "  REACHED" if h else ""))
+    with open(os.path.join(out, "uncalled"), "w") as f:
+        f.write("# blocks of the driver in compiled copies of functions that nothing calls, jumps to"
+                " or takes the address of (every caller inlined the function), not counted; one"
+                " that ran would mean that this is wrong\n")
+        for file, line, func, text, h in sorted(uncalled):
+            f.write("%s:%d  %s  `%s`%s\n" % (file, line, func, text, "  RAN" if h else ""))
     with open(os.path.join(out, "unreached"), "w") as f:
         f.write("# %s; %d unreached, %d without a reason\n" % (summary, len(unreached), len(without)))
         for file, line, func, text, why in sorted(unreached):
@@ -288,14 +381,19 @@ def main():
           " KUnit tests, %d blocks" % (chk_hit, chk, out, lib_hit, lib,
                                       counts["test", True] + counts["test", False]))
     print("# per function and line: %s/functions, %s/lines, %s/unreached" % (out, out, out))
-    print("1..2")
     ok = total > 0 and pct >= TARGET
+    unc_hit, unc = counts["uncalled", True], counts["uncalled", True] + counts["uncalled", False]
+    print("# not counted: the driver's blocks in copies of functions nothing calls (every caller"
+          " inlined them), %d (%s/uncalled)" % (unc, out))
+    print("1..3")
     print("%s 1 driver_coverage_at_least_%d_percent (%s)" % ("ok" if ok else "not ok", TARGET, summary))
     ok2 = total > 0 and not without
     print("%s 2 every_unreached_driver_block_has_a_reason (%d unreached, %d without one)" %
           ("ok" if ok2 else "not ok", len(unreached), len(without)))
     for file, line, func, text, _ in sorted(without)[:40]:
         print("#   %s:%d  %s  `%s`" % (file, line, func, text))
+    print("%s 3 no_block_counted_as_uncalled_ran (%d of %d ran)" %
+          ("ok" if unc_hit == 0 else "not ok", unc_hit, unc))
 
 
 if __name__ == "__main__":

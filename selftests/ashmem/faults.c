@@ -84,6 +84,8 @@ FIXTURE(faults)
 	int injected;
 	/* Calls that failed for memory, and calls that worked despite a failed allocation. */
 	int enomem, absorbed;
+	/* failslab's times while a call runs (0: only its N-th allocation fails), and its fd. */
+	int in_a_row, times;
 };
 
 FIXTURE_SETUP(faults)
@@ -159,6 +161,15 @@ static int nth_disarm(int fd)
 	return atoi(buf) == 0;
 }
 
+/* failslab's times: how many slab allocations fail once the n-th one did (it counts as one). */
+static int times_set(int fd, int times)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d\n", times);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+}
+
 /*
  * Evaluates call with the n-th allocation failing, nothing else in between:
  * its value; self->err is the errno it left, self->injected whether the n-th
@@ -166,10 +177,14 @@ static int nth_disarm(int fd)
  */
 #define WITH_NTH_FAILING(n, call) ({						\
 	long __ret;								\
+	if (self->in_a_row)							\
+		ASSERT_EQ(0, times_set(self->times, self->in_a_row));		\
 	ASSERT_EQ(0, nth_arm(self->nth, n));					\
 	__ret = (long)(call);							\
 	self->err = errno;							\
 	self->injected = nth_disarm(self->nth);					\
+	if (self->in_a_row)							\
+		ASSERT_EQ(0, times_set(self->times, 0));			\
 	ASSERT_LE(0, self->injected);						\
 	self->enomem += self->injected && __ret == -1 && self->err == ENOMEM;	\
 	self->absorbed += self->injected && __ret != -1;			\
@@ -386,7 +401,8 @@ TEST_F(faults, mmap_of_a_mapped_region_fails_with_enomem_and_keeps_its_data)
  * link (an LRU entry). Two UNPINs before it used up the spares the first one
  * made, so the PIN has to make more.
  */
-TEST_F(faults, pin_fails_with_enomem_and_leaves_the_range_unpinned)
+static void pin_splitting_a_range(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
+				  const char *what)
 {
 	size_t pg = self->pg, i;
 	int n, fd;
@@ -421,11 +437,17 @@ TEST_F(faults, pin_fails_with_enomem_and_leaves_the_range_unpinned)
 			break;
 	}
 	ASSERT_GT(MAX_NTH, n);
-	REPORT("PIN", n);
+	REPORT(what, n);
+}
+
+TEST_F(faults, pin_fails_with_enomem_and_leaves_the_range_unpinned)
+{
+	pin_splitting_a_range(_metadata, self, "PIN");
 }
 
 /* UNPIN of a fresh region fills its spares: nodes, LRU entries, their vectors. */
-TEST_F(faults, unpin_fails_with_enomem_and_leaves_the_range_pinned)
+static void unpin_of_a_fresh_region(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
+				  const char *what)
 {
 	size_t pg = self->pg;
 	char val[64];
@@ -456,7 +478,12 @@ TEST_F(faults, unpin_fails_with_enomem_and_leaves_the_range_pinned)
 			break;
 	}
 	ASSERT_GT(MAX_NTH, n);
-	REPORT("UNPIN", n);
+	REPORT(what, n);
+}
+
+TEST_F(faults, unpin_fails_with_enomem_and_leaves_the_range_pinned)
+{
+	unpin_of_a_fresh_region(_metadata, self, "UNPIN");
 }
 
 /*
@@ -464,7 +491,8 @@ TEST_F(faults, unpin_fails_with_enomem_and_leaves_the_range_pinned)
  * for each of them: more than the spares, so the pool is filled again,
  * entry by entry. Failing anywhere, nothing changes.
  */
-TEST_F(faults, unpin_across_purged_ranges_fails_with_enomem_and_changes_nothing)
+static void unpin_across_purged_ranges(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
+				  const char *what)
 {
 	size_t pg = self->pg, i;
 	char val[64];
@@ -507,7 +535,55 @@ TEST_F(faults, unpin_across_purged_ranges_fails_with_enomem_and_changes_nothing)
 			break;
 	}
 	ASSERT_GT(MAX_NTH, n);
-	REPORT("UNPIN across purged ranges", n);
+	REPORT(what, n);
+}
+
+TEST_F(faults, unpin_across_purged_ranges_fails_with_enomem_and_changes_nothing)
+{
+	unpin_across_purged_ranges(_metadata, self, "UNPIN across purged ranges");
+}
+
+/*
+ * The same PIN and UNPIN with the N-th allocation and the slab allocation
+ * right after it failing (failslab's times, for the test's thread): the
+ * arrays of the region's spare nodes and entries grow with kvmalloc, which
+ * falls back once to vmalloc, so one failure never makes them fail.
+ */
+static void in_a_row_begin(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self)
+{
+	self->times = open(FAILSLAB_TIMES, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->times);
+	ASSERT_EQ(0, times_set(self->times, 0));
+	ASSERT_EQ(0, write_text(MAKE_IT_FAIL, "1"));
+	self->in_a_row = 2;
+}
+
+static void in_a_row_end(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self)
+{
+	self->in_a_row = 0;
+	ASSERT_EQ(0, write_text(MAKE_IT_FAIL, "0"));
+	close(self->times);
+}
+
+TEST_F(faults, pin_with_failures_in_a_row_fails_with_enomem_and_leaves_the_range_unpinned)
+{
+	in_a_row_begin(_metadata, self);
+	pin_splitting_a_range(_metadata, self, "PIN, two failures in a row");
+	in_a_row_end(_metadata, self);
+}
+
+TEST_F(faults, unpin_with_failures_in_a_row_fails_with_enomem_and_leaves_the_range_pinned)
+{
+	in_a_row_begin(_metadata, self);
+	unpin_of_a_fresh_region(_metadata, self, "UNPIN, two failures in a row");
+	in_a_row_end(_metadata, self);
+}
+
+TEST_F(faults, unpin_across_purged_ranges_with_failures_in_a_row_fails_with_enomem_and_changes_nothing)
+{
+	in_a_row_begin(_metadata, self);
+	unpin_across_purged_ranges(_metadata, self, "UNPIN across purged ranges, two failures in a row");
+	in_a_row_end(_metadata, self);
 }
 
 TEST_F(faults, madvise_remove_fails_with_enomem_or_zeroes_the_pages)
