@@ -161,13 +161,16 @@ static int nth_disarm(int fd)
 	return atoi(buf) == 0;
 }
 
-/* failslab's times: how many slab allocations fail once the n-th one did (it counts as one). */
+/*
+ * failslab's times: how many slab allocations fail once the n-th one did (it
+ * counts as one). A write, not a pwrite: the debugfs file cannot seek.
+ */
 static int times_set(int fd, int times)
 {
 	char buf[16];
 	int len = snprintf(buf, sizeof(buf), "%d\n", times);
 
-	return pwrite(fd, buf, len, 0) == len ? 0 : -1;
+	return write(fd, buf, len) == len ? 0 : -1;
 }
 
 /*

@@ -3,8 +3,8 @@
  * mmap of an ashmem region: size checks, the prot mask (at mmap and at
  * mprotect), shared and private mappings, the backing file the first mmap
  * creates, sharing across fork and SCM_RIGHTS, /proc/PID/maps naming, the
- * map_files bypass (CVE-2020-0009), the SET_SIZE/mmap race (CVE-2017-13216)
- * and mappings outliving the fd.
+ * map_files bypass (CVE-2020-0009), the SET_SIZE/mmap race (CVE-2017-13216),
+ * first mmaps racing each other, and mappings outliving the fd.
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
@@ -866,6 +866,71 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 	EXPECT_EQ(0, bad);
 	/* The mmap must have won at least sometimes, or nothing was tested. */
 	EXPECT_LT(0, mapped);
+}
+
+/*
+ * Two first mmaps at once: each may make a backing file without the
+ * region's lock, only one is installed, and both mappings must be of that
+ * one: the same pages, the same inode.
+ */
+struct first_mmap_race {
+	struct race race;
+	size_t len;
+	int fd;
+	void *map;	/* the worker's mapping, MAP_FAILED if it failed */
+	int err;
+};
+
+static void *first_mmap_worker(void *arg)
+{
+	struct first_mmap_race *r = arg;
+	int seen = 0, it;
+
+	while ((it = race_worker_next(&r->race, &seen))) {
+		r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+		r->err = errno;
+		race_worker_done(&r->race, it);
+	}
+	return NULL;
+}
+
+TEST(first_mmaps_racing_share_one_backing_file)
+{
+	enum { ITERATIONS = 200 };
+	size_t pg = page_size();
+	struct first_mmap_race r = { .len = 2 * pg };
+	unsigned long long ino_main, ino_worker;
+	pthread_t thread;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, first_mmap_worker, &r));
+	ASSERT_EQ(0, pthread_detach(thread));
+	for (i = 1; i <= ITERATIONS; i++) {
+		unsigned char *p;
+
+		r.fd = region_new("first-mmap-race", r.len);
+		ASSERT_LE(0, r.fd);
+		race_start(&r.race, i);
+		p = mmap(NULL, r.len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+		ASSERT_TRUE(p != MAP_FAILED) {
+			TH_LOG("iteration %d: mmap: %s", i, strerror(errno));
+		}
+		race_stop(&r.race, i);
+		ASSERT_TRUE(r.map != MAP_FAILED) {
+			TH_LOG("iteration %d: the worker's mmap: %s", i, strerror(r.err));
+		}
+		p[pg] = (unsigned char)i;
+		ASSERT_EQ((unsigned char)i, ((unsigned char *)r.map)[pg]) {
+			TH_LOG("iteration %d: the two first mappings have different pages", i);
+		}
+		ASSERT_EQ(0, maps_lookup(p, &ino_main, NULL, 0));
+		ASSERT_EQ(0, maps_lookup(r.map, &ino_worker, NULL, 0));
+		ASSERT_EQ(ino_main, ino_worker);
+		munmap(p, r.len);
+		munmap(r.map, r.len);
+		close(r.fd);
+	}
+	race_quit(&r.race);
 }
 
 TEST_HARNESS_MAIN
