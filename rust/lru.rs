@@ -378,11 +378,11 @@ impl RangeLink for LruEntry {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
+                // A listed entry is placed again only with a new size: its range trimmed, or
+                // its right part kept by a PIN.
                 let delta = pages as isize - old as isize;
-                if delta != 0 {
-                    ashmem_lru_resize(list(), nid, objcg, delta);
-                    totals::add(delta);
-                }
+                ashmem_lru_resize(list(), nid, objcg, delta);
+                totals::add(delta);
             } else {
                 // INVARIANT: on the list, and counted, from here.
                 (*entry).linked = true;
