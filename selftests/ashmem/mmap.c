@@ -799,8 +799,12 @@ static void *resize_worker(void *arg)
 
 	while ((it = race_worker_next(&r->race, &seen))) {
 		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
-			/* Fails (EINVAL) once the mmap made the backing file. */
-			if (set_size(r->fd, (i & 1) ? r->big : r->small) < 0)
+			/*
+			 * Big, small, 0: the mmap may see any of them, before and
+			 * after it made the backing file. Fails (EINVAL) once the
+			 * mmap installed the backing file.
+			 */
+			if (set_size(r->fd, i % 3 == 0 ? r->big : i % 3 == 1 ? r->small : 0) < 0)
 				break;
 		race_worker_done(&r->race, it);
 	}
