@@ -188,7 +188,7 @@ debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
 
 own_kernel() { # SERIES[-debug]
 	local s=$1 flavour=plain kdir out timeout=900
-	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=2400; }
+	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=3600; }
 	step "$s: test kernel"
 	kdir=$(harness/test-kernel.sh "${s%-debug}" "$flavour")
 	echo "$kdir" >&2
@@ -218,7 +218,12 @@ own_kernel() { # SERIES[-debug]
 
 	step "$s: guest run"
 	rm -f "$out/coverage.tap"
-	selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
+	# Each instance of the instrumented module logs its coverage when it goes,
+	# init_failure.c's hundreds of failed loads too: a kernel log that holds
+	# all of a program's until the job reads it.
+	local append=
+	[ "$flavour" != debug ] || append=log_buf_len=16M
+	GUEST_APPEND=$append selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
 	if [ "$flavour" = debug ]; then
 		step "$s: driver coverage"
 		coverage_report "$out"

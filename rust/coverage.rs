@@ -26,8 +26,10 @@ mod record {
     }
 
     pub(super) fn exit() {
-        // SAFETY: Called once, at module unload, after every other part of the module is gone;
-        // an open file of the record holds a module reference, so none is open.
+        // SAFETY: Called once, when the module goes (unloaded, or its init failed after the
+        // record was set up), after every other part of the module is gone (the record is set
+        // up first, dropped last); an open file of the record holds a module reference, so none
+        // is open (and none opens while the module is not live).
         unsafe { ashmem_coverage_exit() };
     }
 }
