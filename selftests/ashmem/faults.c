@@ -448,6 +448,52 @@ TEST_F(faults, pin_fails_with_enomem_and_leaves_the_range_unpinned)
 	pin_splitting_a_range(_metadata, self, "PIN");
 }
 
+/*
+ * PIN as a fresh region's first range operation: its pool of spare nodes and
+ * entries is empty, with no room, so the PIN makes the pool's two arrays
+ * first, then a node and entries. Failing anywhere, nothing changes.
+ */
+static void pin_of_a_fresh_region(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
+				  const char *what)
+{
+	size_t pg = self->pg;
+	char val[64];
+	int n, fd;
+	void *map;
+	long r;
+
+	for (n = 1; n <= MAX_NTH; n++) {
+		fd = stamped_region(_metadata, &map);
+		r = WITH_NTH_FAILING(n, pin_range(fd, pg, 2 * pg));
+		if (r < 0) {
+			ASSERT_FAILED_FOR_MEMORY(n, what);
+			ASSERT_EQ(ASHMEM_IS_PINNED, range_pin_status(fd, 0, 0));
+			r = pin_range(fd, pg, 2 * pg);
+			ASSERT_LE(0, r) {
+				TH_LOG("PIN again, without a failure: %s", strerror(errno));
+			}
+		}
+		ASSERT_EQ(ASHMEM_NOT_PURGED, r);
+		ASSERT_EQ(0, fdinfo_value(fd, "unpinned", val, sizeof(val)));
+		ASSERT_STREQ("0", val);
+		/* The region's ranges work on. */
+		ASSERT_EQ(0, unpin_range(fd, pg, pg));
+		ASSERT_EQ(ASHMEM_IS_UNPINNED, range_pin_status(fd, 0, 0));
+		ASSERT_EQ(ASHMEM_NOT_PURGED, pin_range(fd, 0, 0));
+		ASSERT_TRUE(pages_are(map, NPAGES, 0, SEED, PAGE_STAMPED));
+		stamped_region_release(fd, map);
+		if (!self->injected)
+			break;
+	}
+	ASSERT_GT(MAX_NTH, n);
+	REPORT(what, n);
+}
+
+TEST_F(faults, pin_of_a_fresh_region_fails_with_enomem_and_changes_nothing)
+{
+	pin_of_a_fresh_region(_metadata, self, "PIN of a fresh region");
+}
+
 /* UNPIN of a fresh region fills its spares: nodes, LRU entries, their vectors. */
 static void unpin_of_a_fresh_region(struct __test_metadata *_metadata, FIXTURE_DATA(faults) *self,
 				  const char *what)
@@ -572,6 +618,13 @@ TEST_F(faults, pin_with_failures_in_a_row_fails_with_enomem_and_leaves_the_range
 {
 	in_a_row_begin(_metadata, self);
 	pin_splitting_a_range(_metadata, self, "PIN, two failures in a row");
+	in_a_row_end(_metadata, self);
+}
+
+TEST_F(faults, pin_of_a_fresh_region_with_failures_in_a_row_fails_with_enomem_and_changes_nothing)
+{
+	in_a_row_begin(_metadata, self);
+	pin_of_a_fresh_region(_metadata, self, "PIN of a fresh region, two failures in a row");
 	in_a_row_end(_metadata, self);
 }
 
