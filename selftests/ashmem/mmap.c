@@ -937,4 +937,76 @@ TEST(first_mmaps_racing_share_one_backing_file)
 	race_quit(&r.race);
 }
 
+/*
+ * The same with the two first mmaps in two processes. Threads of one process
+ * map one after the other (mmap(2) holds the process's mmap lock while the
+ * driver's mmap runs), two processes' first mmaps run at once: both may make
+ * a backing file, only one is installed, and both mappings must be of it.
+ */
+struct first_mmap_race_shared {
+	struct race race;
+	int err;			/* the child's mmap's errno, 0 when it mapped */
+	unsigned long long ino;		/* the child's mapping's inode */
+};
+
+TEST(first_mmaps_of_two_processes_racing_share_one_backing_file)
+{
+	enum { ITERATIONS = 200 };
+	size_t pg = page_size(), len = 2 * pg;
+	struct first_mmap_race_shared *sh;
+	unsigned long long ino;
+	int fds[ITERATIONS + 1], i, seen = 0, it;
+	pid_t pid;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(sh != MAP_FAILED);
+	/* Made before the fork: both processes hold every region's fd. */
+	for (i = 1; i <= ITERATIONS; i++) {
+		fds[i] = region_new("first-mmap-race", len);
+		ASSERT_LE(0, fds[i]);
+	}
+	pid = fork_child();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		while ((it = race_worker_next(&sh->race, &seen))) {
+			unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+						fds[it], 0);
+
+			sh->err = p == MAP_FAILED ? errno : 0;
+			if (p != MAP_FAILED) {
+				/* What the parent's mapping must show, if it is of the same file. */
+				p[pg] = (unsigned char)it;
+				if (maps_lookup(p, &sh->ino, NULL, 0))
+					sh->err = ENOENT;
+				munmap(p, len);
+			}
+			race_worker_done(&sh->race, it);
+		}
+		_exit(0);
+	}
+	for (i = 1; i <= ITERATIONS; i++) {
+		unsigned char *p;
+
+		race_start(&sh->race, i);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		ASSERT_TRUE(p != MAP_FAILED) {
+			TH_LOG("iteration %d: mmap: %s", i, strerror(errno));
+		}
+		race_stop(&sh->race, i);
+		ASSERT_EQ(0, sh->err) {
+			TH_LOG("iteration %d: the child's mmap: %s", i, strerror(sh->err));
+		}
+		ASSERT_EQ((unsigned char)i, p[pg]) {
+			TH_LOG("iteration %d: the two first mappings have different pages", i);
+		}
+		ASSERT_EQ(0, maps_lookup(p, &ino, NULL, 0));
+		ASSERT_EQ(sh->ino, ino);
+		munmap(p, len);
+		close(fds[i]);
+	}
+	race_quit(&sh->race);
+	ASSERT_EQ(0, wait_child(pid));
+	munmap(sh, sizeof(*sh));
+}
+
 TEST_HARNESS_MAIN
