@@ -108,6 +108,23 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
 }
 
+# pin.c, and purge.c's tests that use no cgroup, in a guest booted with memory
+# cgroups disabled (cgroup_disable=memory); on the debug kernel the guest
+# loads the instrumented module, and what it ran counts for the coverage.
+nomemcg_guest() { # NAME BOOT-KDIR KO OUT
+	local root=$4/nomemcg-root rc=0
+	rm -rf "$root" "$4/nomemcg-logs"
+	mkdir -p "$root/lib/modules" "$root/bin"
+	cp "$3" "$root/lib/modules/ashmem_linux.ko"
+	cp "$4/selftests/64/pin" "$4/selftests/64/purge" "$root/bin/"
+	cp harness/guest/nomemcg-job.sh "$root/job"
+	[ ! -e "$4/guest/ashmem_linux.coverage" ] || touch "$root/ashmem_linux.coverage"
+	TIMEOUT=900 GUEST_APPEND=cgroup_disable=memory LOGDIR=$4/nomemcg-logs \
+		harness/guest-run.sh "$2" "$root" >"$4/nomemcg.tap" || rc=$?
+	cat "$4/nomemcg.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$1: guest without memory cgroups failed (status $rc), logs in $4/nomemcg-logs")
+}
+
 # The debug kernel's guest loads the instrumented module: it replaces DKMS's
 # build in the guest's modules tree (which DKMS itself built and installed).
 coverage_install() { # OUT
@@ -123,7 +140,8 @@ coverage_install() { # OUT
 # the guest's records in OUT/coverage-records (make coverage reads them again).
 coverage_report() { # OUT
 	rm -rf "$1/coverage"
-	grep -a '^#cov ' "$1/logs/results.log" >"$1/coverage-records" || true
+	cat "$1/logs/results.log" "$1/nomemcg-logs/results.log" 2>/dev/null |
+		grep -a '^#cov ' >"$1/coverage-records" || true
 	{ harness/coverage.py "$1/module-cov/ashmem_linux.ko" "$1/coverage-records" "$top" "$1/coverage" ||
 		printf '# coverage: harness/coverage.py failed\n1..1\nnot ok 1 coverage_report_made\n'; } | tee "$1/coverage.tap"
 }
@@ -225,6 +243,8 @@ own_kernel() { # SERIES[-debug]
 	[ "$flavour" != debug ] || append=log_buf_len=16M
 	GUEST_APPEND=$append selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
 	if [ "$flavour" = debug ]; then
+		step "$s: memory cgroups disabled"
+		nomemcg_guest "$s" "$kdir" "$out/module-cov/ashmem_linux.ko" "$out"
 		step "$s: driver coverage"
 		coverage_report "$out"
 	fi
@@ -279,11 +299,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: coverage: diag: numa: android: deb: secureboot:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|coverage|diag|numa|android|deb|secureboot|diag-unit|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: nomemcg: coverage: diag: numa: android: deb: secureboot:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|nomemcg|coverage|diag|numa|android|deb|secureboot|diag-unit|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,coverage,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,nomemcg,coverage,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
