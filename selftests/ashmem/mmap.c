@@ -873,9 +873,10 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 }
 
 /*
- * Two first mmaps at once: each may make a backing file without the
- * region's lock, only one is installed, and both mappings must be of that
- * one: the same pages, the same inode.
+ * Two threads' first mmaps, started together: both mappings must be of one
+ * backing file, the same pages, the same inode. (mmap(2) holds the process's
+ * mmap lock while the driver's mmap runs: the driver sees the two one after
+ * the other. Two processes' really race, in the test after this one.)
  */
 struct first_mmap_race {
 	struct race race;
