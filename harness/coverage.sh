@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make coverage`: which blocks of the driver make check's run on the 7.2
 # debug kernel executed (selftests 64- and 32-bit, KUnit, the fuzzer, the
-# load/unload and pressure tests), per function and per source line, read by
+# load/unload and pressure tests, the guest without memory cgroups), per
+# function and per source line, read by
 # harness/coverage.py from the guest's records of the instrumented module.
 # Runs that part of make check first (`SERIES=7.2-debug harness/check.sh`)
 # when it has not run yet, or with RUN=1.
