@@ -1063,12 +1063,13 @@ TEST_F_TIMEOUT(stress, regions_opened_mapped_and_closed_while_purging_keep_pinne
 
 /*
  * Opens racing each other: a region takes its id, then registers, so two
- * opens at once may register out of id order. The summary still lists the
- * regions by id, whatever order they registered in. Two threads open and
- * close regions (each keeps its last RING open) while this one reads the
- * summary and checks the order of every read.
+ * opens at once may register out of id order (one preempted, or waiting for
+ * the registry's lock, between the two). The summary still lists the regions
+ * by id, whatever order they registered in. Eight threads, more than the
+ * guest's CPUs, open and close regions (each keeps its last RING open) while
+ * this one reads the summary and checks the order of every read.
  */
-#define RING	32
+#define RING	64
 
 struct opener {
 	int opens;
@@ -1125,7 +1126,7 @@ FIXTURE_TEARDOWN(summary)
 
 TEST_F_TIMEOUT(summary, lists_regions_by_id_while_opens_race, TIMEOUT_SECONDS)
 {
-	enum { THREADS = 2, OPENS = 5000, MAX_IDS = 1024 };
+	enum { THREADS = 8, OPENS = 2000, MAX_IDS = 1024 };
 	static char buf[256 * 1024];
 	static unsigned long long ids[MAX_IDS];
 	struct opener openers[THREADS];
