@@ -51,8 +51,10 @@ import tempfile
 # The goal (issue 26), and the floor a run must not fall below: the coverage
 # measured last, rounded down, raised as tests reach more. Between the two the
 # goal's case is reported skipped, saying how far it is, and fails nothing.
+# (Measured last: 89.3%, the merged records of docs/testing.md "Where it
+# stands"; 88, not 89, as race-dependent blocks are among them.)
 TARGET = 90.0
-FLOOR = 87.0
+FLOOR = 88.0
 CALL = "__sanitizer_cov_trace_pc"
 # What a block calls when it exists only to report a check the compiler, a
 # sanitizer or a kernel macro inserted: KASAN's and UBSAN's reports, lockdep's
