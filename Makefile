@@ -101,6 +101,9 @@ DEB_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIES)
 deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuilt for each Debian test kernel in its own Debian userland (SERIES=sid|trixie: one).
 	@packaging/deb.sh prebuilt $(CURDIR)/build/deb $(DEB_SERIES)
 
+kmm-image: ## Build build/kmm/ashmem-linux-kmm-VERSION.oci.tar: the prebuilt modules in KMM's layout (/opt/lib/modules/RELEASE) for Kubernetes (SERIES=sid|trixie: one kernel).
+	@packaging/kmm-image.sh $(or $(KMM_OUT),$(CURDIR)/build/kmm) $(DEB_SERIES)
+
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh
 
@@ -145,5 +148,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt kmm-image deps kdir check \
 	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean
