@@ -4,18 +4,20 @@
 #
 # - IMAGE: an ext4 disk image (raw, sparse) of SUITE's userland
 #   (harness/debian-userland.sh) with PACKAGEs installed in a layer
-#   (harness/debian-layer.sh; the kernel's own modules package,
-#   linux-modules-RELEASE, always), and on top of that each --layer DIR (an
-#   upper directory of harness/debian-chroot.sh --overlay: a test's own
-#   changes), later ones on top. The image has --free MiB free (default
-#   2048) for what the guest writes.
+#   (harness/debian-layer.sh), and on top of that each --layer DIR, later
+#   ones on top: the kernel's modules the guest needs (harness/debian-kernel.sh
+#   modules SUITE virtio_blk ext4 ...: at least those two, which mount the
+#   disk), and a test's own changes (an upper directory of
+#   harness/debian-chroot.sh --overlay). The image has --free MiB free
+#   (default 2048) for what the guest writes.
 # - ROOT: a root for harness/guest-run.sh (the initramfs) whose job loads the
-#   kernel's virtio_blk and ext4 modules, mounts the disk, mounts /proc,
-#   /sys, /dev, /dev/pts, /dev/shm, /run, /tmp and cgroup2 in it, points the
-#   kernel's module loader at the disk's modprobe, runs the disk's /job with
-#   bash as root (in a chroot: the disk is the root of everything the job
-#   starts) with the words of ROOT/disk/args as arguments, stops what the job
-#   left running and unmounts. /job's exit status is the guest job's.
+#   disk's virtio_blk and ext4 modules (their files copied from the layers),
+#   mounts the disk, mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp
+#   and cgroup2 in it, points the kernel's module loader at the disk's
+#   modprobe, moves the disk onto / in a mount namespace of its own (as
+#   switch_root does) and runs the disk's /job with bash as root with the
+#   words of ROOT/disk/args as arguments, then stops what the job left
+#   running and unmounts. /job's exit status is the guest job's.
 #
 # Boot it with: GUEST_DISK=IMAGE GUEST_MEM=4G harness/guest-run.sh KDIR ROOT
 # (the disk keeps what the guest wrote: boot it again for a second boot).
@@ -40,11 +42,11 @@ done
 case "$suite" in sid | trixie) ;; *) usage ;; esac
 [ "$(id -u)" = 0 ] || { echo "debian-disk: needs root (mounts, chroot)" >&2; exit 1; }
 here=$(dirname "$(realpath "$0")")
-read -r release meta _ <<<"$("$here/debian-kernel.sh" release "$suite")"
+read -r release _ <<<"$("$here/debian-kernel.sh" release "$suite")"
 userland=$("$here/debian-userland.sh" "$suite")
-base=$("$here/debian-layer.sh" "$suite" "linux-modules-$release=$meta" "${packages[@]}")
 # overlayfs lists lower directories top first.
-lower=$base:$userland
+lower=$userland
+[ ${#packages[@]} = 0 ] || lower=$("$here/debian-layer.sh" "$suite" "${packages[@]}"):$lower
 for l in "${layers[@]}"; do lower=$l:$lower; done
 
 mkdir -p "$(dirname "$image")" "$root/disk/modules"
@@ -69,7 +71,8 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
 	umount "$merged"
 	rmdir "$merged"
 ' debian-disk "$lower" "$image" "$free" "$release" "$root/disk/modules"
-[ -s "$root/disk/modules/order" ] || { echo "debian-disk: no modules found to mount the disk" >&2; exit 1; }
+[ -s "$root/disk/modules/order" ] ||
+	{ echo "debian-disk: no virtio_blk and ext4 modules in the layers (harness/debian-kernel.sh modules)" >&2; exit 1; }
 install -m 0755 "$here/guest/disk-job.sh" "$root/job"
 [ -f "$root/disk/args" ] || : >"$root/disk/args"
 echo "debian-disk: $image ($(du -h --apparent-size "$image" | cut -f1), $(du -h "$image" | cut -f1) written) in $((SECONDS - start)) s; modules: $(tr '\n' ' ' <"$root/disk/modules/order")" >&2

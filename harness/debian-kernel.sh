@@ -13,15 +13,23 @@
 #                   version of its series other than its headers' version
 #                   (nothing when the suite has none): what
 #                   harness/rust-meta-test.sh's source-version case installs
+#   modules SUITE NAME...   print a directory holding Debian's modules NAME
+#                   of the kernel, with the modules they depend on, under
+#                   usr/lib/modules/RELEASE, indexed (depmod): a layer for a
+#                   guest's Debian root (harness/debian-disk.sh), taken from
+#                   linux-modules-RELEASE (extracted into the cache, never
+#                   installed on the host). Not all 4,217 modules: a
+#                   depmod over them all took 41-52 s in a TCG guest.
 #   ksrc SUITE      print a directory holding the kselftest harness
 #                   (tools/testing/selftests) of the kernel's own
 #                   linux-source, unpacked from the tarball in the suite's
 #                   userland (harness/debian-userland.sh)
 set -euo pipefail
 
-usage() { echo "usage: $0 release|boot|second|ksrc SUITE   (SUITE: sid or trixie)" >&2; exit 2; }
-[ $# -eq 2 ] || usage
+usage() { echo "usage: $0 release|boot|second|ksrc SUITE | modules SUITE NAME...   (SUITE: sid or trixie)" >&2; exit 2; }
+[ $# -eq 2 ] || { [ $# -gt 2 ] && [ "$1" = modules ]; } || usage
 cmd=$1 suite=$2
+shift 2
 case "$suite" in
 sid) archive=sid ;;
 trixie) archive=trixie-backports ;;
@@ -72,6 +80,41 @@ second)
 	sver=$(apt-cache "${apt_opts[@]}" madison "$spkg" | tr -d ' ' |
 		awk -F'|' -v a="$archive/main" -v h="$hver" 'index($3, a) && $2 != h { print $2 }' | sort -V | tail -n 1)
 	[ -z "$sver" ] || echo "$rel $hver $spkg $sver"
+	;;
+modules)
+	pkg=$debian_cache/debian-kernels/$release-$meta-modules
+	mkdir -p "$debian_cache/debian-kernels"
+	exec 9>"$pkg.lock"
+	flock 9
+	if [ ! -f "$pkg/.extracted" ]; then
+		echo "debian-kernel: fetching linux-modules-$release $meta" >&2
+		rm -rf "$pkg"
+		mkdir -p "$pkg/deb"
+		# The modules, and modules.order and modules.builtin* (linux-base).
+		(cd "$pkg/deb" && apt-get -q "${apt_opts[@]}" download "linux-modules-$release=$meta" "linux-base-$release=$meta" >&2)
+		for deb in "$pkg"/deb/*.deb; do dpkg-deb -x "$deb" "$pkg"; done
+		rm -rf "$pkg/deb"
+		# The package's own index is made by its postinst: for the look-ups here.
+		depmod -b "$pkg/usr" "$release"
+		touch "$pkg/.extracted"
+	fi
+	dest=$pkg-$(printf '%s\n' "$@" | LC_ALL=C sort -u | sha256sum | cut -c1-12)
+	if [ ! -f "$dest/.ready" ]; then
+		rm -rf "$dest"
+		tree=usr/lib/modules/$release
+		mkdir -p "$dest/$tree"
+		modprobe -d "$pkg/usr" -S "$release" --show-depends -a "$@" | awk '$1 == "insmod" { print $2 }' |
+			while read -r ko; do
+				rel=${ko#"$pkg/"}
+				mkdir -p "$dest/$(dirname "$rel")"
+				cp "$ko" "$dest/$rel"
+			done
+		cp "$pkg/$tree"/modules.{order,builtin,builtin.modinfo} "$dest/$tree/"
+		depmod -b "$dest/usr" "$release"
+		printf '%s\n' "$@" >"$dest/names"
+		touch "$dest/.ready"
+	fi
+	echo "$dest"
 	;;
 ksrc)
 	dest=$debian_cache/debian-kernels/$release-$meta-ksrc

@@ -24,8 +24,14 @@ mount -t tmpfs -o mode=1777 shm /mnt/dev/shm
 mount -t tmpfs -o mode=0755 run /mnt/run
 mount -t tmpfs -o mode=1777 tmp /mnt/tmp
 echo "# disk: /dev/vda ($(cat /sys/block/vda/size) sectors) is the root of /job"
-chroot /mnt /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
-	/bin/bash /job $(cat /disk/args)
+# In a mount namespace of its own, the disk moved onto / as switch_root does
+# (a plain chroot would leave the initramfs at the namespace's root, where
+# a process joining a container, as podman exec does, would land).
+# shellcheck disable=SC2016,SC2046 # expanded by the inner shell; /disk/args holds words
+unshare -m --propagation private sh -c '
+	cd /mnt && mount -o move . / && exec chroot . /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME=/root LANG=C.UTF-8 TERM=dumb /bin/bash /job "$@"
+' sh $(cat /disk/args)
 rc=$?
 # Whatever /job left running (daemons, containers) goes; then the disk is
 # clean for the next boot.
