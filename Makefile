@@ -104,6 +104,9 @@ deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuil
 kmm-image: ## Build build/kmm/ashmem-linux-kmm-VERSION.oci.tar: the prebuilt modules in KMM's layout (/opt/lib/modules/RELEASE) for Kubernetes (SERIES=sid|trixie: one kernel).
 	@packaging/kmm-image.sh $(or $(KMM_OUT),$(CURDIR)/build/kmm) $(DEB_SERIES)
 
+containers: ## Waydroid under lxc-start, redroid under podman, the KMM image, apt upgrade in use: a QEMU guest with a Debian sid root (part of make check).
+	harness/containers-test.sh $(CURDIR)/build/containers $(DEB_SERIES)
+
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh
 
@@ -148,5 +151,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt kmm-image deps kdir check \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt kmm-image containers deps kdir check \
 	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

@@ -17,8 +17,9 @@
 # rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
 # guest as above plus the module's KUnit suites (and kmemleak on the debug
 # kernel).
-# Once: the host unit tests of ashmem-diag, a smoke run of `make bench` on
-# the first kernel, the fuzz budget.
+# Once: the host unit tests of ashmem-diag, containers on Debian sid's kernel
+# (harness/containers-test.sh), a smoke run of `make bench` on the first
+# kernel, the fuzz budget.
 set -euo pipefail
 
 [ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
@@ -178,6 +179,20 @@ for k in "${kernels[@]}"; do
 	esac
 done
 
+# Containers for real on Debian sid's kernel (a guest with a whole Debian
+# root): Waydroid under lxc-start, redroid under podman, the KMM image of the
+# run's Debian kernels, apt upgrade while in use.
+rm -f "$host/containers.tap"
+debian_series=()
+for k in "${kernels[@]}"; do case "$k" in sid | trixie) debian_series+=("$k") ;; esac; done
+if [[ " ${kernels[*]} " == *" sid "* ]]; then
+	step "containers: lxc-start of Waydroid's configuration, podman, the KMM image, apt upgrade in use"
+	rc=0
+	harness/containers-test.sh "$host/containers" "${debian_series[@]}" >"$host/containers.tap" || rc=$?
+	cat "$host/containers.tap"
+	[ "$rc" = 0 ] || guest_failed+=("containers: failed (status $rc), logs in $host/containers")
+fi
+
 step "make sign on a kernel that enforces module signatures"
 rc=0
 harness/sign-test.sh "$host/sign" >"$host/sign.tap" || rc=$?
@@ -231,7 +246,8 @@ for ko in "${outs[@]}"; do
 			"$out/all.tap" | harness/tap-summary.sh | tail -n 1 || true
 	done
 done
-for part in diag-unit sign bench fuzz-budget; do
+for part in diag-unit sign bench fuzz-budget containers; do
+	[ -f "$host/$part.tap" ] || continue
 	printf '%s: ' "$part"
 	harness/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
 done
@@ -239,6 +255,7 @@ for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
 {
 	cat "$host/diag-unit.tap" "$host/sign.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
+	[ ! -f "$host/containers.tap" ] || cat "$host/containers.tap"
 	for ko in "${outs[@]}"; do cat "${ko#* }/all.tap"; done
 } | harness/tap-summary.sh || summary=$?
 [ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]
