@@ -10,13 +10,15 @@
  * usage: ashmem_bench [-q] [-l | -t | -r] [-o FILE]
  *   -q: few repetitions, for a smoke test; -l: only the lifecycle and its
  *   breakdown; -t: only the thread figure and its controls; -r: only the
- *   reclaim figures (the shrinker's count and scan with 100,000 ranges, and
- *   the kernel memory of a range)
+ *   reclaim figures (the shrinker's count and scan with 100,000 ranges, the
+ *   count of a removed cgroup's range under its parent, and the kernel
+ *   memory of a range)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,24 @@ static int host_busy;
 
 static double tsc_hz;
 
+/*
+ * The CPU's cycle counter: x86's TSC, arm64's virtual counter (CNTVCT_EL0, a
+ * fixed frequency). "TSC" below means whichever this is.
+ */
+static inline uint64_t cycle_counter(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+#else
+#error "no cycle counter for this architecture"
+#endif
+}
+
 static double wall(void)
 {
 	struct timespec ts;
@@ -60,17 +80,17 @@ static double wall(void)
  */
 static double now(void)
 {
-	return __builtin_ia32_rdtsc() / tsc_hz;
+	return cycle_counter() / tsc_hz;
 }
 
 static void calibrate(double seconds)
 {
 	double w0 = wall(), w1;
-	uint64_t t0 = __builtin_ia32_rdtsc();
+	uint64_t t0 = cycle_counter();
 
 	while ((w1 = wall()) - w0 < seconds)
 		;
-	tsc_hz = (__builtin_ia32_rdtsc() - t0) / (w1 - w0);
+	tsc_hz = (cycle_counter() - t0) / (w1 - w0);
 }
 
 static void die(const char *what)
@@ -232,8 +252,12 @@ static const char *const step_what[NSTEPS] = {
 /* The TSC, not reordered with the instructions around it. */
 static inline uint64_t ticks(void)
 {
+#if defined(__aarch64__)
+	__asm__ volatile("isb" ::: "memory");
+#else
 	__builtin_ia32_lfence();
-	return __builtin_ia32_rdtsc();
+#endif
+	return cycle_counter();
 }
 
 static void lifecycle_steps(int use_ashmem, int n, double out[NSTEPS])
@@ -393,12 +417,18 @@ static double fault_in(int use_ashmem, size_t size)
 	return mbps;
 }
 
-static void pin_op(int fd, int cmd, size_t pg)
+/* PIN or UNPIN of npages pages from page pg (npages 0: to the end). */
+static void pin_op_len(int fd, int cmd, size_t pg, size_t npages)
 {
-	struct ashmem_pin pin = { (uint32_t)(pg * page), (uint32_t)page };
+	struct ashmem_pin pin = { (uint32_t)(pg * page), (uint32_t)(npages * page) };
 
 	if (ioctl(fd, cmd, &pin) < 0)
 		die(cmd == ASHMEM_PIN ? "ASHMEM_PIN" : "ASHMEM_UNPIN");
+}
+
+static void pin_op(int fd, int cmd, size_t pg)
+{
+	pin_op_len(fd, cmd, pg, 1);
 }
 
 /*
@@ -638,10 +668,15 @@ static void slab_per_region(int n, double *ashmem, double *memfd)
  *    every node) with 100,000 ranges listed, against one range;
  *  - scan: a scan of 64 pages, which purges 64 one-page ranges, in a cgroup
  *    holding 100,000 ranges, against one holding just those 64 (the same
- *    work; the list is all that differs).
+ *    work; the list is all that differs);
+ *  - a removed cgroup's range: the count, under the parent, of a range of
+ *    16,384 pages unpinned in a cgroup that was then removed, against its
+ *    count in that cgroup while it lived (the kernel moves the entries to
+ *    the parent: the count must follow them in full).
  * And the kernel memory a range takes, unpinned and purged, from the
- * memory.stat of the cgroup the ranges were made in, and how much of the
- * kernel's slab growth that is (the rest is charged nowhere).
+ * memory.stat of the cgroup whose task unpinned them (the cgroup that pays),
+ * and how much of the kernel's slab growth that is (the rest is charged
+ * nowhere).
  */
 #define SHRINKERS	"/sys/kernel/debug/shrinker"
 #define CGROUPS		"/sys/fs/cgroup"
@@ -664,6 +699,14 @@ static int write_str(const char *path, const char *text)
 	close(fd);
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
+
+/*
+ * memory.stat is up to date after the kernel's periodic flush of its per-CPU
+ * counts, every 2 s (FLUSH_TIME, mm/memcontrol.c); before, it may lag by 64
+ * pages per CPU (4 times the bytes on a 16K-page kernel: there the quick
+ * run's 10,000 ranges read as 0 bytes).
+ */
+#define STATS_FLUSH_WAIT_US	2500000
 
 static long long stat_value(const char *path, const char *key)
 {
@@ -732,6 +775,73 @@ static int region_with_ranges(size_t n)
 	for (size_t i = 0; i < n; i++)
 		pin_op(fd, ASHMEM_UNPIN, 2 * i);
 	return fd;
+}
+
+/* The shrinker's count for cgroup ino (the sum over nodes), from its count file. */
+static long long count_of(const char *dir, unsigned long long ino)
+{
+	char path[600], line[4096];
+	long long sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/count", dir);
+	f = fopen(path, "r");
+	if (!f)
+		die(path);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		if (strtoull(p, &end, 10) != ino)
+			continue;
+		for (p = end;; p = end) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+#define DEAD_RANGE_PAGES	16384
+
+/*
+ * A range of DEAD_RANGE_PAGES pages unpinned in bench-parent/creator, which
+ * is then removed: its count there while it lived, and under bench-parent
+ * once the kernel has moved the entries (waiting up to 60 s for that).
+ */
+static void dead_creator_count(const char *dir, double *live, double *dead)
+{
+	unsigned long long parent_ino = make_cgroup("bench-parent"), creator_ino;
+	int fd;
+
+	if (write_str(CGROUPS "/bench-parent/cgroup.subtree_control", "+memory"))
+		die("+memory in bench-parent");
+	creator_ino = make_cgroup("bench-parent/creator");
+	enter_cgroup("bench-parent/creator");
+	fd = ashmem_region(DEAD_RANGE_PAGES * page, NULL);
+	{
+		char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		munmap(p, page);
+	}
+	pin_op_len(fd, ASHMEM_UNPIN, 0, 0);
+	enter_cgroup("");
+	*live = count_of(dir, creator_ino);
+	if (rmdir(CGROUPS "/bench-parent/creator"))
+		die("rmdir bench-parent/creator");
+	*dead = 0;
+	for (int i = 0; i < 6000 && !*dead; i++) {
+		*dead = count_of(dir, parent_ino);
+		if (!*dead)
+			usleep(10000);
+	}
+	close(fd);
+	rmdir(CGROUPS "/bench-parent");
 }
 
 /* Seconds for one read of the shrinker's count file. */
@@ -870,9 +980,15 @@ static void reclaim_figures(int rounds)
 		enter_cgroup("");
 		for (int r = 0; r < rounds; r++) {
 			IN_TURN(r, a[r] = scan_once(dir, many_ino), b[r] = scan_once(dir, few_ino));
-			/* Put back what the scans purged: the lists keep their size. */
+			/*
+			 * Put back what the scans purged, each from its own cgroup (a range is
+			 * listed under the cgroup that unpins it): the lists keep their size.
+			 */
+			enter_cgroup("bench-many");
 			relist(fd_many, (size_t)r * SCAN_PAGES, SCAN_PAGES);
+			enter_cgroup("bench-few");
 			relist(fd_few, 0, SCAN_PAGES);
+			enter_cgroup("");
 		}
 		close(fd_many);
 		close(fd_few);
@@ -883,12 +999,20 @@ static void reclaim_figures(int rounds)
 		    "us", median(a, rounds) * 1e6, "64 ranges", median(b, rounds) * 1e6,
 		    median(a, rounds) / median(b, rounds), "<= 1.5",
 		    median(a, rounds) / median(b, rounds) <= 1.5);
+
+		/* A removed cgroup's range, counted under the parent. */
+		dead_creator_count(dir, &one[0], &one[1]);
+		add("dead_creator_count", "count of a removed cgroup's 16,384-page range, under its parent",
+		    "pages", one[1], "live cgroup", one[0], one[0] ? one[1] / one[0] : 0, ">= 1",
+		    one[0] == DEAD_RANGE_PAGES && one[1] >= one[0]);
 	}
 
-	/* Memory per range: made in a cgroup of their own, unpinned then purged. */
+	/*
+	 * Memory per range: a region made in the root cgroup, its ranges unpinned by
+	 * this task in a cgroup of their own (which pays for them), then purged.
+	 */
 	make_cgroup("bench-memory");
 	snprintf(memstat, sizeof(memstat), CGROUPS "/bench-memory/memory.stat");
-	enter_cgroup("bench-memory");
 	fd_mem = ashmem_region(2 * many_ranges() * page, NULL);
 	{
 		char *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd_mem, 0);
@@ -897,38 +1021,42 @@ static void reclaim_figures(int rounds)
 			die("mmap");
 		munmap(p, page);
 	}
-	enter_cgroup("");
+	enter_cgroup("bench-memory");
+	usleep(STATS_FLUSH_WAIT_US);
 	all0 = slab_total();
 	cg0 = stat_value(memstat, "slab");
 	for (size_t i = 0; i < many_ranges(); i++)
 		pin_op(fd_mem, ASHMEM_UNPIN, 2 * i);
+	usleep(STATS_FLUSH_WAIT_US);
 	all1 = slab_total();
 	cg1 = stat_value(memstat, "slab");
 	if (ioctl(fd_mem, ASHMEM_PURGE_ALL_CACHES) < 0)
 		die("ASHMEM_PURGE_ALL_CACHES");
+	usleep(STATS_FLUSH_WAIT_US);
 	cg2 = stat_value(memstat, "slab");
 	close(fd_mem);
+	enter_cgroup("");
 	rmdir(CGROUPS "/bench-memory");
 	range_bytes[0] = (double)(cg1 - cg0) / many_ranges();
 	range_bytes[1] = (double)(all1 - all0) / many_ranges();
 	range_bytes[2] = (double)(cg2 - cg0) / many_ranges();
 	have_range_bytes = 1;
-	add("range_bytes", "kernel memory per unpinned range, charged to the region's cgroup",
+	add("range_bytes", "kernel memory per unpinned range, charged to the unpinner's cgroup",
 	    "bytes", range_bytes[0], "all slab", range_bytes[1], range_bytes[0] / range_bytes[1],
 	    "(info)", 1);
-	add("purged_range_bytes", "kernel memory per purged range, charged to the region's cgroup",
+	add("purged_range_bytes", "kernel memory per purged range, charged to the unpinner's cgroup",
 	    "bytes", range_bytes[2], "unpinned", range_bytes[0], range_bytes[2] / range_bytes[0],
 	    "(info)", 1);
 }
 
 static void print_range_bytes(void)
 {
-	printf("\nkernel memory per range (%zu one-page ranges made in a cgroup of their own, "
-	       "unpinned from another):\n", many_ranges());
-	printf("  unpinned: %.0f bytes charged to the region's cgroup (memory.stat slab), of %.0f "
+	printf("\nkernel memory per range (%zu one-page ranges of a region made in another cgroup, "
+	       "unpinned in a cgroup of their own):\n", many_ranges());
+	printf("  unpinned: %.0f bytes charged to the unpinner's cgroup (memory.stat slab), of %.0f "
 	       "bytes the kernel's slab grew per range (debug caches left out; the rest: "
 	       "charged nowhere, or slab overhead)\n", range_bytes[0], range_bytes[1]);
-	printf("  purged:   %.0f bytes still charged to the region's cgroup (its tree node; the LRU "
+	printf("  purged:   %.0f bytes still charged to the unpinner's cgroup (its tree node; the LRU "
 	       "entry is freed)\n", range_bytes[2]);
 }
 
@@ -943,11 +1071,18 @@ static void write_json(const char *path)
 	for (int i = 0; i < nfigures; i++) {
 		struct figure *g = &figures[i];
 
+		char ratio[32];
+
+		/* JSON has no inf or nan: a ratio to a zero baseline is null. */
+		if (isfinite(g->ratio))
+			snprintf(ratio, sizeof(ratio), "%.4f", g->ratio);
+		else
+			snprintf(ratio, sizeof(ratio), "null");
 		fprintf(f,
 			"    {\"key\": \"%s\", \"what\": \"%s\", \"unit\": \"%s\", \"ashmem\": %.6g, "
-			"\"baseline\": \"%s\", \"baseline_value\": %.6g, \"ratio\": %.4f, "
+			"\"baseline\": \"%s\", \"baseline_value\": %.6g, \"ratio\": %s, "
 			"\"target\": \"%s\", \"met\": %s}%s\n",
-			g->key, g->what, g->unit, g->ashmem, g->baseline_name, g->baseline, g->ratio,
+			g->key, g->what, g->unit, g->ashmem, g->baseline_name, g->baseline, ratio,
 			g->target, g->met ? "true" : "false", i + 1 < nfigures ? "," : "");
 	}
 	fprintf(f, "  ],\n  \"cpus_online\": %ld,\n  \"host_busy\": %s,\n", cpus,

@@ -16,6 +16,10 @@
 #   KDIR  the test kernel tree
 #   KO    the module built against it (ashmem_linux.ko)
 #   OUT   output directory: programs, guest root, results.tap, logs/
+#   GUEST_KERNEL=SERIES   an arm64 kernel's (sid-arm64-16k...): the programs
+#         cross-built (harness/guest-cc.sh), and udev, lxc, python3 and its
+#         modules Debian sid's arm64 packages (harness/guest-tools.sh arm64
+#         android) instead of the host suite's
 #
 # Debian packages are downloaded once into ~/.cache/ashmem_linux/android
 # (never installed on the host): the host suite's with the host's apt, sid's
@@ -26,7 +30,9 @@ usage() { echo "usage: $0 KDIR KO OUT   (env: KVM=1, TIMEOUT=S as for harness/gu
 [ $# -eq 3 ] || usage
 kdir=$1 ko=$2 out=$3
 top=$(realpath "$(dirname "$0")/..")
-[ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "android-guest-test: no bzImage in $kdir" >&2; exit 1; }
+kernel=${GUEST_KERNEL:-}
+[ -f "$kdir/arch/x86/boot/bzImage" ] || [ -n "$kernel" ] ||
+	{ echo "android-guest-test: no bzImage in $kdir (for an arm64 kernel set GUEST_KERNEL)" >&2; exit 1; }
 [ -f "$ko" ] || { echo "android-guest-test: no module $ko" >&2; exit 1; }
 kver=$(cat "$kdir/include/config/kernel.release")
 mkdir -p "$out"
@@ -38,7 +44,14 @@ pkgs=$cache/android
 # whose python3 the guest gets): udev, lxc-info, python3-dbus, python3-gi.
 host_pkgs=(udev libsystemd-shared lxc liblxc1 python3-dbus python3-gi gir1.2-glib-2.0
 	libgirepository-1.0-1)
-hroot=$pkgs/host-root
+hroot=$pkgs/host-root triplet=x86_64-linux-gnu tools=
+case "$kernel" in
+*-arm64 | *-arm64-16k)
+	# Debian sid's arm64 packages: the guest's python3 is sid's too.
+	tools=$("$top/harness/guest-tools.sh" arm64 android)
+	hroot=$tools triplet=aarch64-linux-gnu host_pkgs=()
+	;;
+esac
 mkdir -p "$pkgs/host-debs" "$hroot"
 updated=0
 for p in "${host_pkgs[@]}"; do
@@ -51,6 +64,7 @@ for p in "${host_pkgs[@]}"; do
 	done
 done
 for deb in "$pkgs"/host-debs/*.deb; do
+	[ -z "$tools" ] || break
 	[ -e "$hroot/.x.$(basename "$deb")" ] || { dpkg-deb -x "$deb" "$hroot" && touch "$hroot/.x.$(basename "$deb")"; }
 done
 
@@ -75,7 +89,7 @@ wroot=$pkgs/waydroid-$(dpkg-deb -f "$wdeb" Version)
 for bits in 64 32; do
 	m32=()
 	[ $bits = 64 ] || m32=(-m32)
-	gcc "${m32[@]}" -O2 -Wall -Wextra -Werror -static -I "$top/selftests/ashmem" \
+	"$top/harness/guest-cc.sh" "$kernel" "${m32[@]}" -O2 -Wall -Wextra -Werror -static -I "$top/selftests/ashmem" \
 		-o "$out/cutils-$bits" "$top/selftests/android/cutils.c"
 done
 
@@ -83,15 +97,22 @@ root=$out/android-root
 rm -rf "$root"
 mkdir -p "$root/lib/modules/$kver/updates" "$root/android" "$root/sbin" "$root/usr/bin"
 cp "$ko" "$root/lib/modules/$kver/updates/ashmem_linux.ko"
-"$top/harness/guest-kmod.sh" "$root"
+"$top/harness/guest-kmod.sh" "$root" $tools
 make -s --no-print-directory -C "$top" install-files DESTDIR="$root" KDIR="$kdir"
 
 # An ELF program or library at DEST in the root, with the libraries it needs:
 # from the extracted packages where they have them, else the host's.
-libpath=$hroot/usr/lib/x86_64-linux-gnu:$hroot/lib/x86_64-linux-gnu
+libpath=$hroot/usr/lib/$triplet:$hroot/lib/$triplet
 copy_elf() { # FILE DEST
 	local libs lib target
 	install -D -m 0755 "$1" "$root$2"
+	if [ -n "$tools" ]; then
+		# Another architecture's: its libraries from its packages only.
+		"$top/harness/guest-tools.sh" libs "$hroot" "${1#"$hroot"}" | while read -r lib target; do
+			[ -e "$root$target" ] || install -D -m 0755 "$(realpath "$hroot$lib")" "$root$target"
+		done
+		return
+	fi
 	libs=$(LD_LIBRARY_PATH=$libpath ldd "$1")
 	if grep -q 'not found' <<<"$libs"; then
 		echo "android-guest-test: $1 needs a library the host lacks:" >&2
@@ -103,19 +124,21 @@ copy_elf() { # FILE DEST
 		[ -e "$root$target" ] || install -D -m 0755 "$(realpath "$lib")" "$root$target"
 	done
 }
-copy_elf "$hroot/bin/udevadm" /sbin/udevadm
+udevadm=$hroot/bin/udevadm
+[ -e "$udevadm" ] || udevadm=$hroot/usr/bin/udevadm	# merged /usr (sid)
+copy_elf "$udevadm" /sbin/udevadm
 ln -s udevadm "$root/sbin/systemd-udevd"
 copy_elf "$hroot/usr/bin/lxc-info" /usr/bin/lxc-info
 
-"$top/harness/guest-python.sh" "$root"
+"$top/harness/guest-python.sh" "$root" $tools
 dist=/usr/lib/python3/dist-packages
 mkdir -p "$root$dist"
 cp -a "$hroot$dist/dbus" "$hroot$dist/gi" "$root$dist/"
 for so in "$hroot$dist"/_dbus_*.so "$hroot$dist"/gi/_gi.*.so; do
 	copy_elf "$so" "${so#"$hroot"}"
 done
-mkdir -p "$root/usr/lib/x86_64-linux-gnu/girepository-1.0"
-cp "$hroot"/usr/lib/x86_64-linux-gnu/girepository-1.0/*.typelib "$root/usr/lib/x86_64-linux-gnu/girepository-1.0/"
+mkdir -p "$root/usr/lib/$triplet/girepository-1.0"
+cp "$hroot"/usr/lib/"$triplet"/girepository-1.0/*.typelib "$root/usr/lib/$triplet/girepository-1.0/"
 cat >"$root$dist/gbinder.py" <<'EOF'
 """Stand-in for python3-gbinder in the ashmem_linux test guest (nothing else).
 
@@ -131,7 +154,12 @@ cp "$out/cutils-64" "$out/cutils-32" "$top/selftests/android/waydroid_host.py" \
 	"$top/harness/guest/android-container.sh" "$root/android/"
 cp "$top/harness/guest/android-job.sh" "$root/job"
 cp "$top/harness/guest/tap.sh" "$root/tap.sh"
-echo "# android: Waydroid $(dpkg-deb -f "$wdeb" Version), udev $(dpkg-deb -f "$pkgs"/host-debs/udev_*.deb Version), python3-dbus, python3-gi, lxc $(dpkg-deb -f "$pkgs"/host-debs/lxc_*.deb Version) from Debian"
+if [ -n "$tools" ]; then
+	versions="udev $(sed -n 's/^udev=//p' "${tools%/root}/packages"), python3-dbus, python3-gi, lxc $(sed -n 's/^lxc=//p' "${tools%/root}/packages") from Debian sid (arm64)"
+else
+	versions="udev $(dpkg-deb -f "$pkgs"/host-debs/udev_*.deb Version), python3-dbus, python3-gi, lxc $(dpkg-deb -f "$pkgs"/host-debs/lxc_*.deb Version) from Debian"
+fi
+echo "# android: Waydroid $(dpkg-deb -f "$wdeb" Version), $versions"
 
 guest=0
 LOGDIR=$out/logs "$top/harness/guest-run.sh" "$kdir" "$root" | tee "$out/results.tap" || guest=$?

@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
 	echo "usage: $0 [-q] [-l | -t | -r]   (-q: smoke run, -l: lifecycle only, -t: threads only," \
-		"-r: reclaim figures only; env: SERIES=sid|trixie|7.2|7.3|7.2-debug, KVM=1, ICOUNT=1)" >&2
+		"-r: reclaim figures only; env: SERIES=sid|trixie|sid-arm64-16k|...|7.2|7.3|7.2-debug, KVM=1, ICOUNT=1)" >&2
 	exit 2
 }
 args=()
@@ -20,8 +20,8 @@ cd "$top"
 # shellcheck source=harness/guest-root.sh
 . harness/guest-root.sh
 guest_root bench
-gcc -O2 -Wall -Werror -static -pthread -I selftests/ashmem -o "$root/bin/ashmem_bench" \
-	bench/ashmem_bench.c
+harness/guest-cc.sh "${SERIES:-sid}" -O2 -Wall -Werror -static -pthread -I selftests/ashmem \
+	-o "$root/bin/ashmem_bench" bench/ashmem_bench.c
 printf 'BENCH_ARGS="%s"\n' "${args[*]}" | cat - harness/guest/bench-job.sh >"$root/job"
 if [ "${ICOUNT:-0}" = 1 ]; then
 	echo "ICOUNT=1: TSC ticks are guest instructions; the vCPUs take turns, so the thread figures mean nothing"

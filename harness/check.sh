@@ -3,7 +3,8 @@
 # "N passed, N failed" over every case of every kernel.
 #
 # A test kernel is one of Debian's own Rust-enabled kernels (sid: the newest
-# sid kernel; trixie: the newest trixie-backports one), or a kernel this
+# sid kernel; trixie: the newest trixie-backports one; either with -arm64 or
+# -arm64-16k: that arm64 flavour, see below), or a kernel this
 # project builds (7.2, 7.3; SERIES-debug: the debug flavour, KASAN, lockdep,
 # kmemleak, KUnit, SHRINKER_DEBUG, see selftests/ashmem/config.debug).
 #
@@ -20,6 +21,14 @@
 # Once: the host unit tests of ashmem-diag, containers on Debian sid's kernel
 # (harness/containers-test.sh), a smoke run of `make bench` on the first
 # kernel, the fuzz budget.
+# Debian's arm64 kernels (sid-arm64-16k, sid-arm64, trixie-arm64...): the
+# same with the architecture as a parameter, in a Debian userland of the
+# host's architecture with Debian's cross compilers (the Rust metadata, DKMS
+# and the module cross-built), Debian's arm64 kernel binary booted in
+# qemu-system-aarch64, the selftests built 64-bit (arm64) and 32-bit (armhf);
+# its guests get Debian's arm64 kmod, python3, udev and lxc
+# (harness/guest-tools.sh). The Debian packages' tests (deb:) run on amd64
+# kernels only; make deb-prebuilt builds the arm64 kernels' packages.
 set -euo pipefail
 
 [ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
@@ -41,15 +50,15 @@ mkdir -p "$host"
 
 # The selftest guest: ROOT already holds lib/modules and the sha256 of the
 # module to load; adds the selftests, the job and the kernel's config.
-selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT
-	local name=$1 boot=$2 out=$3 config=$4 userland=$5 timeout=$6 root=$3/guest-root rc=0
+selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT [KERNEL]
+	local name=$1 boot=$2 out=$3 config=$4 userland=$5 timeout=$6 kernel=${7:-$1} root=$3/guest-root rc=0
 	rm -rf "$root"
 	mkdir -p "$root/selftests" "$root/bin"
 	cp -a "$out/guest/." "$root/"
 	cp -r "$out/selftests/64" "$out/selftests/32" "$out/selftests/module" "$root/selftests/"
 	harness/guest-kmod.sh "$root" $userland
 	cp "$config" "$root/kernel.config"
-	gcc -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" harness/guest/ashmem-user.c
+	harness/guest-cc.sh "$kernel" -O2 -Wall -Werror -static -I selftests/ashmem -o "$root/bin/ashmem-user" harness/guest/ashmem-user.c
 	cp harness/guest/selftests-job.sh "$root/job"
 	cp harness/guest/tap.sh "$root/tap.sh"
 	rm -f "$out/logs/splats"
@@ -67,9 +76,19 @@ selftest_guest() { # NAME BOOT-KDIR OUT CONFIG KMOD-USERLAND TIMEOUT
 	} | tee "$out/kernel.tap"
 }
 
-diag_guest() { # NAME BOOT-KDIR KO OUT
+# Debian's shim, grub and kernel under Secure Boot, DKMS's key in MOK
+# (harness/secureboot-test.sh; MokManager too, unless SECUREBOOT_MOKMANAGER=0).
+secureboot() { # SUITE RELEASE OUT
 	local rc=0
-	harness/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
+	step "$2: Secure Boot: Debian's shim, grub and kernel, the module's key in MOK"
+	MOKMANAGER=${SECUREBOOT_MOKMANAGER:-1} harness/secureboot-test.sh "$1" "$3/secureboot" >"$3/secureboot.tap" || rc=$?
+	cat "$3/secureboot.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$2: Secure Boot tests failed (status $rc), logs in $3/secureboot")
+}
+
+diag_guest() { # NAME BOOT-KDIR KO OUT [KERNEL]
+	local rc=0
+	GUEST_KERNEL=${5:-} harness/diag-guest-test.sh "$2" "$3" "$4/diag" >"$4/diag.tap" || rc=$?
 	cat "$4/diag.tap"
 	[ "$rc" = 0 ] || guest_failed+=("$1: ashmem-diag guest failed (status $rc), logs in $4/diag/logs")
 }
@@ -87,14 +106,16 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
 }
 
-selftests() { # KSRC OUT: both builds, from scratch (a removed test's binary must not run)
+selftests() { # KSRC OUT [KERNEL]: both builds, from scratch (a removed test's binary must not run)
 	rm -rf "$2/selftests"
-	make --no-print-directory -C selftests/ashmem KSRC="$1" OUT="$2/selftests" >/dev/null
+	harness/guest-cc.sh "${3:-}" --run make --no-print-directory -C "$top/selftests/ashmem" KSRC="$1" \
+		OUT="$2/selftests" >/dev/null
 }
 
-debian_kernel() { # SUITE
-	local suite=$1 release boot out userland ko rc
+debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
+	local suite=$1 release boot out userland ko rc arch tools
 	read -r release _ <<<"$(harness/debian-kernel.sh release "$suite")"
+	arch=$(harness/debian-kernel.sh arch "$suite")
 	out=$top/build/debian-$release
 	outs+=("$release $out")
 	mkdir -p "$out"
@@ -109,27 +130,34 @@ debian_kernel() { # SUITE
 	harness/rust-meta-test.sh "$suite" "$out" | tee "$out/rust-meta.tap"
 
 	step "$release: selftests (64-bit and 32-bit)"
-	selftests "$(harness/debian-kernel.sh ksrc "$suite")" "$out"
+	selftests "$(harness/debian-kernel.sh ksrc "$suite")" "$out" "$suite"
 
 	step "$release: Debian's kernel binary in a guest, with the DKMS-built module"
 	boot=$(harness/debian-kernel.sh boot "$suite")
 	if [ -f "$out/guest/ashmem_linux.sha256" ]; then
-		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$userland" 900
+		# The guest's kmod from the userland (amd64), or Debian's kmod and
+		# python3 of the guest's architecture; TCG emulates arm64 slower.
+		tools=$userland timeout=900
+		[ "$arch" = amd64 ] || { tools=$(harness/guest-tools.sh "$arch"); timeout=2400; }
+		selftest_guest "$release" "$boot" "$out" "$userland/lib/modules/$release/build/.config" "$tools" "$timeout" "$suite"
 		ko=$out/guest/lib/modules/$release/updates/dkms/ashmem_linux.ko
 		step "$release: ashmem-diag in a guest"
-		diag_guest "$release" "$boot" "$ko" "$out"
+		diag_guest "$release" "$boot" "$ko" "$out" "$suite"
 		step "$release: two NUMA nodes"
 		numa_guest "$release" "$boot" "$ko" "$out"
 		step "$release: Android 16's device path, containers and Waydroid's own code in a guest"
 		rc=0
-		harness/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
+		GUEST_KERNEL=$suite harness/android-guest-test.sh "$boot" "$ko" "$out/android" >"$out/android.tap" || rc=$?
 		cat "$out/android.tap"
 		[ "$rc" = 0 ] || guest_failed+=("$release: Android guest failed (status $rc), logs in $out/android/logs")
-		step "$release: the Debian packages installed, loaded and purged as a user does"
-		rc=0
-		harness/deb-test.sh "$suite" "$out/deb" >"$out/deb.tap" || rc=$?
-		cat "$out/deb.tap"
-		[ "$rc" = 0 ] || guest_failed+=("$release: Debian package tests failed (status $rc), logs in $out/deb")
+		if [ "$arch" = amd64 ]; then
+			step "$release: the Debian packages installed, loaded and purged as a user does"
+			rc=0
+			harness/deb-test.sh "$suite" "$out/deb" >"$out/deb.tap" || rc=$?
+			cat "$out/deb.tap"
+			[ "$rc" = 0 ] || guest_failed+=("$release: Debian package tests failed (status $rc), logs in $out/deb")
+		fi
+		[ "$suite" != sid ] || secureboot "$suite" "$release" "$out"
 	else
 		guest_failed+=("$release: DKMS installed no module: no guest run")
 	fi
@@ -174,7 +202,7 @@ step "ashmem-diag host unit tests"
 selftests/diag/unit/tap_unittest.py | tee "$host/diag-unit.tap" || true
 for k in "${kernels[@]}"; do
 	case "$k" in
-	sid | trixie) debian_kernel "$k" ;;
+	sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) debian_kernel "$k" ;;
 	*) own_kernel "$k" ;;
 	esac
 done
@@ -233,11 +261,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag: numa: android: deb:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|deb|diag-unit|sign|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: diag: numa: android: deb: secureboot:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|deb|secureboot|diag-unit|sign|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android,deb}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue

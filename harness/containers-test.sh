@@ -39,15 +39,14 @@ name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' dkms.conf)
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
 new_version=$version+upgrade1
 read -r release _ <<<"$(harness/debian-kernel.sh release sid)"
-boot=$(harness/debian-kernel.sh boot sid)
 userland=$(harness/debian-userland.sh sid)
-# What the guest's root has besides the sid userland, and what the host side
-# runs there (umoci: packaging/kmm-image.sh's own layer); and the kernel's
-# modules it uses: the disk, podman's overlay storage, Waydroid's network
-# (bridge, veth, nftables with NAT).
-packages=(podman crun umoci kustomize python3-jsonschema python3-yaml busybox-static apt-utils iproute2)
-layer=$(harness/debian-layer.sh sid "${packages[@]}")
-modules=$(harness/debian-kernel.sh modules sid virtio_blk ext4 overlay veth bridge nf_tables nft_chain_nat nft_masq)
+# The guest's root: the sid userland with Debian's kernel installed by its
+# packages (harness/debian-disk.sh kernel: the disk's kernel and its modules,
+# overlay for podman, bridge, veth and nftables for Waydroid's network) and
+# what the test runs there: podman, crun; kustomize and python3-jsonschema
+# for the manifests' check (on the host, in the same layer).
+packages=(podman crun kustomize python3-jsonschema python3-yaml busybox-static apt-utils iproute2)
+layer=$(harness/debian-disk.sh kernel sid "${packages[@]}")
 for d in "$out"/ov "$out"/k8s-ov; do
 	if [ -d "$d" ] && findmnt -rn -o TARGET | grep -q "^$d/"; then
 		echo "containers-test: something is mounted under $d" >&2
@@ -59,7 +58,7 @@ mkdir -p "$out/keep" "$out/cases"
 TAP_LOGDIR=$out/cases
 keep=$out/keep
 # The guest's root: the userland, the layer, and this overlay on top.
-in_root() { harness/debian-chroot.sh --overlay "$out/ov" --layer "$layer" --layer "$modules" "$userland" "$@"; }
+in_root() { harness/debian-chroot.sh --overlay "$out/ov" --layer "$layer" "$userland" "$@"; }
 timed() { local start=$SECONDS rc=0; "$@" || rc=$?; echo "took $((SECONDS - start)) s"; return "$rc"; }
 
 t_kmm_image() {
@@ -211,8 +210,7 @@ EOF
 }
 t_disk() {
 	mkdir -p "$out/boot-root/disk"
-	timed harness/debian-disk.sh sid "$out/disk.img" "$out/boot-root" --free 2560 --layer "$modules" \
-		--layer "$out/ov/upper" "${packages[@]}" 2>&1
+	timed env JOB_ROOT="$out/boot-root" ROOT_FREE=2560 harness/debian-disk.sh image "$out/disk.img" sid "$layer" "$out/ov/upper" 2>&1
 }
 
 echo "# containers: on the host: the KMM image, the Kubernetes manifests, the packages and the guest's Debian root"
@@ -235,7 +233,7 @@ for b in 1 2; do
 		start=$SECONDS
 		rc=0
 		GUEST_DISK=$out/disk.img GUEST_MEM=4G TIMEOUT=1800 LOGDIR=$out/logs-$b \
-			harness/guest-run.sh "$boot" "$out/boot-root" || rc=$?
+			harness/guest-run.sh "$out/boot-root/kernel" "$out/boot-root" || rc=$?
 		echo "# containers: boot $b of Debian's kernel $release with the Debian root took $((SECONDS - start)) s"
 		[ "$rc" = 0 ] || guest_rc=1
 		tap_one "guest_boot_${b}_ran_with_no_kernel_report" "$rc" "guest-run status $rc, logs in $out/logs-$b"

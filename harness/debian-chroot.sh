@@ -11,14 +11,18 @@
 #                   a later run with the same DIR sees them again
 #   --layer DIR     (with --overlay, repeatable) a read-only layer above ROOT,
 #                   e.g. an earlier overlay's DIR/upper; later ones on top
+#   --bind DIR      (repeatable) the host's directory DIR, at the same path
+#                   inside (e.g. this tree, for a cross compiler there)
 set -euo pipefail
 
-usage() { echo "usage: $0 [--overlay DIR [--layer DIR]...] ROOT COMMAND [ARG...]" >&2; exit 2; }
-overlay='' layers=''
+usage() { echo "usage: $0 [--overlay DIR [--layer DIR]...] [--bind DIR]... ROOT COMMAND [ARG...]" >&2; exit 2; }
+overlay='' layers='' binds=''
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--overlay) [ $# -ge 2 ] || usage; overlay=$(realpath -m "$2"); shift 2 ;;
 	--layer) [ $# -ge 2 ] || usage; layers="$(realpath "$2"):$layers"; shift 2 ;;
+	--bind) [ $# -ge 2 ] || usage; binds="$binds$(realpath "$2")
+"; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -31,8 +35,8 @@ shift
 [ -z "$overlay" ] || mkdir -p "$overlay/upper" "$overlay/work" "$overlay/merged"
 
 exec unshare --mount --propagation private -- /bin/sh -euc '
-	root=$1 overlay=$2 layers=$3
-	shift 3
+	root=$1 overlay=$2 layers=$3 binds=$4
+	shift 4
 	if [ -n "$overlay" ]; then
 		# index=off: an upper directory may later serve as a --layer.
 		mount -t overlay overlay -o "index=off,lowerdir=$layers$root,upperdir=$overlay/upper,workdir=$overlay/work" \
@@ -42,6 +46,11 @@ exec unshare --mount --propagation private -- /bin/sh -euc '
 	mount -t proc proc "$root/proc"
 	mount --rbind /sys "$root/sys"
 	mount --rbind /dev "$root/dev"
+	echo "$binds" | while read -r dir; do
+		[ -n "$dir" ] || continue
+		mkdir -p "$root$dir"
+		mount --rbind "$dir" "$root$dir"
+	done
 	exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb \
 		DEBIAN_FRONTEND=noninteractive chroot "$root" "$@"
-' debian-chroot "$root" "$overlay" "$layers" "$@"
+' debian-chroot "$root" "$overlay" "$layers" "$binds" "$@"

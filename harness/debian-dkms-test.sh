@@ -15,7 +15,7 @@
 # package, updates/dkms/ashmem_linux.ko) and OUT/guest/ashmem_linux.sha256.
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie)" >&2; exit 2; }
+usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie, or either with -arm64 or -arm64-16k)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 suite=$1 out=$(realpath -m "$2")
 top=$(realpath "$(dirname "$0")/..")
@@ -27,6 +27,9 @@ name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' "$top/dkms.conf")
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 in_userland() { "$top/harness/debian-chroot.sh" "$userland" "$@"; }
 modtree=/lib/modules/$release
+# The kernel's binutils: an arm64 kernel's module is read with the cross nm.
+nm="nm"
+[ "$("$top/harness/debian-kernel.sh" arch "$suite")" = amd64 ] || nm=aarch64-linux-gnu-nm
 installed=$modtree/updates/dkms/ashmem_linux.ko
 mkdir -p "$out"
 rm -rf "$out/guest"
@@ -73,7 +76,7 @@ t_vermagic() {
 t_symbols() {
 	# Every symbol the module needs is exported by Debian's kernel (its Module.symvers).
 	local undefined missing
-	undefined=$(in_userland nm -u "$installed" | awk '{ print $2 }' | sort -u)
+	undefined=$(in_userland "$nm" -u "$installed" | awk '{ print $2 }' | sort -u)
 	missing=$(comm -23 <(echo "$undefined") <(awk '{ print $2 }' "$userland$modtree/build/Module.symvers" | sort -u))
 	echo "$(echo "$undefined" | wc -l) undefined symbols, $(echo "$undefined" | grep -c '^_R') of them Rust"
 	[ -z "$missing" ] || { echo "not exported by the kernel: $missing"; return 1; }
@@ -132,6 +135,12 @@ if [ -n "$other" ]; then tap_plan 11; else tap_plan 10; fi
 tap_case dkms_add_from_usr_src t_add
 tap_case make_host_check_names_the_rust_metadata_rebuild t_host_check
 tap_case dkms_build_rebuilds_rust_metadata_from_linux_source_and_builds t_build
+# The proof the build stood on: the rebuilt crates' exports, compared with
+# the headers' Module.symvers by scripts/rust-meta.sh (it refuses otherwise).
+for e in "$userland"/var/cache/ashmem-linux/rust-meta/"$release"-*/exports; do
+	[ -f "$e" ] || continue
+	echo "# $release: $(wc -l <"$e") Rust exports rebuilt ($(grep -c '^_R' "$e") _R, $(grep -c '^rust_helper_' "$e") rust_helper_), $(awk '$2 ~ /^(_R|rust_helper_)/' "$userland$modtree/build/Module.symvers" | wc -l) in Module.symvers, $(comm -3 "$e" <(awk '$2 ~ /^(_R|rust_helper_)/ { print $2 }' "$userland$modtree/build/Module.symvers" | sort -u) | wc -l) differ"
+done
 tap_case dkms_install_into_updates_dkms t_install
 tap_case module_vermagic_is_the_debian_kernel_release t_vermagic
 tap_case module_needs_only_symbols_the_debian_kernel_exports t_symbols

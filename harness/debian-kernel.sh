@@ -1,64 +1,74 @@
 #!/usr/bin/env bash
-# Debian's own Rust-enabled kernels, as test kernels.
+# Debian's own Rust-enabled kernels, as test kernels. KERNEL is a suite (sid;
+# trixie means its backports, whose kernels have CONFIG_RUST=y), optionally
+# with a flavour of another architecture: sid-arm64, sid-arm64-16k (16K
+# pages), trixie-arm64, trixie-arm64-16k. Without one it is the amd64 kernel.
 #
-#   release SUITE   print "RELEASE VERSION SUITE": the newest amd64 kernel of
-#                   SUITE (sid; trixie means its backports, whose kernels have
-#                   CONFIG_RUST=y), from the linux-headers-amd64 metapackage
-#   boot SUITE      extract vmlinuz from Debian's linux-binary-RELEASE
+#   release KERNEL  print "RELEASE VERSION ARCHIVE": the newest kernel of the
+#                   flavour in the suite, from its linux-headers-FLAVOUR
+#                   metapackage
+#   arch KERNEL     print the Debian architecture of the kernel (amd64, arm64)
+#   boot KERNEL     extract vmlinuz from Debian's linux-binary-RELEASE
 #                   package into the cache (never installed on the host) and
-#                   print a directory holding it as arch/x86/boot/bzImage, as
-#                   harness/guest-run.sh expects of a kernel tree
-#   second SUITE    print "RELEASE HEADERS-VERSION SOURCE-PACKAGE VERSION" of
+#                   print a directory holding it as harness/guest-run.sh
+#                   expects of a kernel tree: arch/x86/boot/bzImage, or for
+#                   arm64 arch/arm64/boot/Image.gz (Debian's arm64 vmlinuz is
+#                   a gzip'd Image)
+#   second KERNEL   print "RELEASE HEADERS-VERSION SOURCE-PACKAGE VERSION" of
 #                   a second, older kernel of the suite and a linux-source
 #                   version of its series other than its headers' version
 #                   (nothing when the suite has none): what
 #                   harness/rust-meta-test.sh's source-version case installs
-#   modules SUITE NAME...   print a directory holding Debian's modules NAME
-#                   of the kernel, with the modules they depend on, under
-#                   usr/lib/modules/RELEASE, indexed (depmod): a layer for a
-#                   guest's Debian root (harness/debian-disk.sh), taken from
-#                   linux-modules-RELEASE (extracted into the cache, never
-#                   installed on the host). Not all 4,217 modules: a
-#                   depmod over them all took 41-52 s in a TCG guest.
-#   ksrc SUITE      print a directory holding the kselftest harness
+#                   (amd64 kernels only)
+#   ksrc KERNEL     print a directory holding the kselftest harness
 #                   (tools/testing/selftests) of the kernel's own
 #                   linux-source, unpacked from the tarball in the suite's
 #                   userland (harness/debian-userland.sh)
 set -euo pipefail
 
-usage() { echo "usage: $0 release|boot|second|ksrc SUITE | modules SUITE NAME...   (SUITE: sid or trixie)" >&2; exit 2; }
-[ $# -eq 2 ] || { [ $# -gt 2 ] && [ "$1" = modules ]; } || usage
-cmd=$1 suite=$2
-shift 2
+usage() {
+	echo "usage: $0 release|arch|boot|second|ksrc KERNEL   (KERNEL: sid or trixie, or either with -arm64 or -arm64-16k)" >&2
+	exit 2
+}
+[ $# -eq 2 ] || usage
+cmd=$1 kernel=$2 suite=${2%%-*}
+flavour=amd64
+[ "$kernel" = "$suite" ] || flavour=${kernel#*-}
 case "$suite" in
 sid) archive=sid ;;
 trixie) archive=trixie-backports ;;
 *) usage ;;
 esac
+case "$flavour" in
+amd64) arch=amd64 image=arch/x86/boot/bzImage ;;
+arm64 | arm64-16k) arch=arm64 image=arch/arm64/boot/Image.gz ;;
+*) usage ;;
+esac
+[ "$cmd" != arch ] || { echo "$arch"; exit 0; }
 here=$(dirname "$(realpath "$0")")
 # shellcheck source=harness/debian-apt.sh
 . "$here/debian-apt.sh"
-debian_apt_init
+debian_apt_init "$arch"
 
 # The metapackage's newest version in the archive, and the release it depends on.
-meta=$(apt-cache "${apt_opts[@]}" madison linux-headers-amd64 |
+meta=$(apt-cache "${apt_opts[@]}" madison "linux-headers-$flavour" |
 	awk -F'|' -v a="$archive/main" '$3 ~ " " a " " { gsub(/ /, "", $2); print $2 }' | sort -V | tail -n 1)
-[ -n "$meta" ] || { echo "debian-kernel: no linux-headers-amd64 in $archive" >&2; exit 1; }
-release=$(apt-cache "${apt_opts[@]}" show "linux-headers-amd64=$meta" |
-	sed -n 's/^Depends:.*linux-headers-\([^ ,]*-amd64\) .*/\1/p' | head -n 1)
-[ -n "$release" ] || { echo "debian-kernel: linux-headers-amd64 $meta names no kernel" >&2; exit 1; }
+[ -n "$meta" ] || { echo "debian-kernel: no linux-headers-$flavour in $archive" >&2; exit 1; }
+release=$(apt-cache "${apt_opts[@]}" show "linux-headers-$flavour=$meta" |
+	sed -n "s/^Depends:.*linux-headers-\([^ ,]*-$flavour\) .*/\1/p" | head -n 1)
+[ -n "$release" ] || { echo "debian-kernel: linux-headers-$flavour $meta names no kernel" >&2; exit 1; }
 
 case "$cmd" in
 release) echo "$release $meta $archive" ;;
 boot)
 	dest=$debian_cache/debian-kernels/$release-$meta
 	if [ ! -f "$dest/.extracted" ]; then
-		echo "debian-kernel: fetching linux-binary-$release $meta" >&2
+		echo "debian-kernel: fetching linux-binary-$release $meta ($arch)" >&2
 		rm -rf "$dest"
-		mkdir -p "$dest/deb" "$dest/arch/x86/boot" "$dest/include/config"
+		mkdir -p "$dest/deb" "$(dirname "$dest/$image")" "$dest/include/config"
 		(cd "$dest/deb" && apt-get -q "${apt_opts[@]}" download "linux-binary-$release=$meta" >&2)
 		dpkg-deb -x "$dest"/deb/linux-binary-*.deb "$dest/deb/x"
-		mv "$dest/deb/x/usr/lib/modules/$release/vmlinuz" "$dest/arch/x86/boot/bzImage"
+		mv "$dest/deb/x/usr/lib/modules/$release/vmlinuz" "$dest/$image"
 		rm -rf "$dest/deb"
 		echo "$release" >"$dest/include/config/kernel.release"
 		touch "$dest/.extracted"
@@ -66,6 +76,7 @@ boot)
 	echo "$dest"
 	;;
 second)
+	[ "$arch" = amd64 ] || exit 0
 	# One apt-cache call for every headers package: each call reads the lists anew.
 	names=$(apt-cache "${apt_opts[@]}" pkgnames linux-headers- |
 		grep -E '^linux-headers-[0-9.]+\+deb[0-9]+-amd64$' | grep -vxF "linux-headers-$release" || true)
@@ -81,45 +92,10 @@ second)
 		awk -F'|' -v a="$archive/main" -v h="$hver" 'index($3, a) && $2 != h { print $2 }' | sort -V | tail -n 1)
 	[ -z "$sver" ] || echo "$rel $hver $spkg $sver"
 	;;
-modules)
-	pkg=$debian_cache/debian-kernels/$release-$meta-modules
-	mkdir -p "$debian_cache/debian-kernels"
-	exec 9>"$pkg.lock"
-	flock 9
-	if [ ! -f "$pkg/.extracted" ]; then
-		echo "debian-kernel: fetching linux-modules-$release $meta" >&2
-		rm -rf "$pkg"
-		mkdir -p "$pkg/deb"
-		# The modules, and modules.order and modules.builtin* (linux-base).
-		(cd "$pkg/deb" && apt-get -q "${apt_opts[@]}" download "linux-modules-$release=$meta" "linux-base-$release=$meta" >&2)
-		for deb in "$pkg"/deb/*.deb; do dpkg-deb -x "$deb" "$pkg"; done
-		rm -rf "$pkg/deb"
-		# The package's own index is made by its postinst: for the look-ups here.
-		depmod -b "$pkg/usr" "$release"
-		touch "$pkg/.extracted"
-	fi
-	dest=$pkg-$(printf '%s\n' "$@" | LC_ALL=C sort -u | sha256sum | cut -c1-12)
-	if [ ! -f "$dest/.ready" ]; then
-		rm -rf "$dest"
-		tree=usr/lib/modules/$release
-		mkdir -p "$dest/$tree"
-		modprobe -d "$pkg/usr" -S "$release" --show-depends -a "$@" | awk '$1 == "insmod" { print $2 }' |
-			while read -r ko; do
-				rel=${ko#"$pkg/"}
-				mkdir -p "$dest/$(dirname "$rel")"
-				cp "$ko" "$dest/$rel"
-			done
-		cp "$pkg/$tree"/modules.{order,builtin,builtin.modinfo} "$dest/$tree/"
-		depmod -b "$dest/usr" "$release"
-		printf '%s\n' "$@" >"$dest/names"
-		touch "$dest/.ready"
-	fi
-	echo "$dest"
-	;;
 ksrc)
 	dest=$debian_cache/debian-kernels/$release-$meta-ksrc
 	if [ ! -f "$dest/.extracted" ]; then
-		userland=$("$here/debian-userland.sh" "$suite")
+		userland=$("$here/debian-userland.sh" "$kernel")
 		series=$(echo "$release" | cut -d. -f1,2)
 		rm -rf "$dest"
 		mkdir -p "$dest"

@@ -1,37 +1,29 @@
 #!/usr/bin/env bash
-# Print the directory of a persistent overlay layer of SUITE's Debian userland
-# (harness/debian-userland.sh) in which PACKAGEs are installed with the
-# suite's apt, making it the first time: the shared userland itself never
-# changes. Use it with `harness/debian-chroot.sh --overlay DIR --layer LAYER
-# USERLAND ...` or `harness/debian-disk.sh --layer LAYER`. The layer lives
-# next to the userland (and goes with it when the userland is replaced),
-# keyed by the package list; apt's downloaded files are not kept in it.
+# Print the directory of a persistent overlay layer of a Debian userland
+# (harness/debian-userland.sh): what COMMAND, run once in an overlay of
+# USERLAND (harness/debian-chroot.sh --overlay), changed. Later runs reuse
+# it: pass it to harness/debian-chroot.sh --layer (or stack it under a disk
+# image, harness/debian-disk.sh) to see USERLAND with those changes, while
+# USERLAND itself, shared by the other tests, never changes.
+#
+# The layer is kept next to the userland, as USERLAND/../NAME-HASH (HASH: of
+# COMMAND, so another command makes another layer), and goes with the
+# userland when that is replaced. Its log is NAME-HASH.log beside it. One
+# run makes a given layer at a time; a parallel one waits, then reuses it.
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE PACKAGE...   (SUITE: sid or trixie)" >&2; exit 2; }
-[ $# -ge 2 ] || usage
-suite=$1
-shift
-case "$suite" in sid | trixie) ;; *) usage ;; esac
+usage() { echo "usage: $0 USERLAND NAME COMMAND [ARG...]" >&2; exit 2; }
+[ $# -ge 3 ] || usage
+userland=$(realpath "$1") name=$2
+shift 2
 here=$(dirname "$(realpath "$0")")
-userland=$("$here/debian-userland.sh" "$suite")
-dir=${userland%/root}/layer-$(printf '%s\n' "$@" | LC_ALL=C sort -u | sha256sum | cut -c1-12)
-
+dir=${userland%/root}/$name-$(echo "$@" | sha256sum | cut -c1-8)
 exec 8>"$dir.lock"
 flock 8
 if [ ! -f "$dir/.ready" ]; then
-	echo "debian-layer: installing $* into a layer of the $suite userland ($dir)" >&2
 	rm -rf "$dir"
-	start=$SECONDS
-	# The userland's package lists are those of the day it was made: when
-	# the mirror has moved on, fetch them anew (in the layer).
-	"$here/debian-chroot.sh" --overlay "$dir" "$userland" sh -c \
-		'{ apt-get -q install -y --no-install-recommends "$@" ||
-			{ apt-get -q update && apt-get -q install -y --no-install-recommends "$@"; }; } && apt-get clean' \
-		sh "$@" >"$dir.log" 2>&1 ||
-		{ tail -n 20 "$dir.log" >&2; echo "debian-layer: apt-get install failed (log $dir.log)" >&2; exit 1; }
-	printf '%s\n' "$@" >"$dir/packages"
+	"$here/debian-chroot.sh" --overlay "$dir" "$userland" "$@" >"$dir.log" 2>&1 ||
+		{ tail -n 20 "$dir.log" >&2; echo "debian-layer: making the $name layer failed (log $dir.log)" >&2; exit 1; }
 	touch "$dir/.ready"
-	echo "debian-layer: done in $((SECONDS - start)) s, $(du -sh "$dir/upper" | cut -f1)" >&2
 fi
 echo "$dir/upper"

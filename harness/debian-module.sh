@@ -6,7 +6,7 @@
 # relax), as for `make module`.
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie; env WERROR=0)" >&2; exit 2; }
+usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie, or either with -arm64 or -arm64-16k; env WERROR=0)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 suite=$1 out=$2
 here=$(dirname "$(realpath "$0")")

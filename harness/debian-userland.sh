@@ -7,16 +7,33 @@
 #
 # sid's kernel comes from sid; "trixie" is trixie with trixie-backports added,
 # whose kernels are Rust-enabled (trixie's own 6.12 is not), built with
-# trixie's rustc. A few packages more serve the tests (below). The userland is cached, keyed by the suite, the kernel and
+# trixie's rustc. A few packages more serve the tests (below).
+#
+# For an arm64 kernel (KERNEL sid-arm64, sid-arm64-16k, trixie-arm64...) the
+# userland is the host's architecture with arm64 added (dpkg
+# --add-architecture), the one SUITE-arm64 userland for both flavours: the
+# headers of both arm64 kernels of the suite (linux-headers-RELEASE:arm64,
+# whose .kernelvariables names Debian's cross compilers) and those compilers,
+# gcc-N-aarch64-linux-gnu and, for the 32-bit vDSO and the armhf selftests,
+# gcc-N-arm-linux-gnueabihf, with their libc for static programs (N: the
+# kernel's gcc). rustc, bindgen and the kernel's host tools (linux-kbuild)
+# are the host architecture's: rustc cross-compiles for the kernel's target.
+#
+# DEBIAN_NATIVE=1 makes an arm64 kernel's userland an arm64 Debian instead,
+# SUITE-arm64-native, as an arm64 host has it: debootstrap --arch arm64, run
+# here through QEMU's user-mode emulation (harness/binfmt.sh), the native
+# headers, compilers and rustc, and gcc-N-arm-linux-gnueabihf, which
+# scripts/rust-meta.sh asks an arm64 host for (the kernel's 32-bit vDSO).
+# Slow: every program in it is emulated. The userland is cached, keyed by the suite, the kernel and
 # the versions of the packages named here; a change of any makes a new one.
 #
 #   DEBIAN_EXTRA="pkg[=version] ..."   more packages (the key includes them)
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE   (sid or trixie; env DEBIAN_EXTRA)" >&2; exit 2; }
+usage() { echo "usage: $0 KERNEL   (sid or trixie, or either with -arm64 or -arm64-16k; env DEBIAN_EXTRA, DEBIAN_NATIVE=1)" >&2; exit 2; }
 [ $# -eq 1 ] || usage
-suite=$1
-case "$suite" in sid | trixie) ;; *) usage ;; esac
+kernel=$1 suite=${1%%-*}
+case "$kernel" in sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) ;; *) usage ;; esac
 [ "$(id -u)" = 0 ] || { echo "debian-userland: needs root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "debian-userland: no debootstrap (harness/deps.sh installs it)" >&2; exit 1; }
 here=$(dirname "$(realpath "$0")")
@@ -24,16 +41,45 @@ here=$(dirname "$(realpath "$0")")
 . "$here/debian-apt.sh"
 debian_apt_init
 
-read -r release meta archive < <("$here/debian-kernel.sh" release "$suite")
+arch=$("$here/debian-kernel.sh" arch "$kernel")
+read -r release meta archive < <("$here/debian-kernel.sh" release "$kernel")
 series=$(echo "$release" | cut -d. -f1,2)
-packages=(dkms "linux-headers-$release" "linux-source-$series" rustc rust-src bindgen libclang-dev
+# (The order is part of the userland's key: amd64's is the one it always was.)
+headers=("linux-headers-$release")
+[ "$arch" = amd64 ] || headers=()
+packages=(dkms "${headers[@]}" "linux-source-$series" rustc rust-src bindgen libclang-dev
 	make bc flex bison libelf-dev libssl-dev openssl dwarves xz-utils kmod python3 cpio)
-# For the tests: what a Waydroid user's host has too (sid), and a second
-# kernel's headers with another version of its linux-source, for
-# harness/rust-meta-test.sh (where the suite has a second kernel).
-[ "$suite" != sid ] || packages+=(waydroid udev)
-read -r second_release _ second_source second_version <<<"$("$here/debian-kernel.sh" second "$suite")"
-[ -z "$second_release" ] || packages+=("linux-headers-$second_release" "$second_source=$second_version")
+if [ "$arch" = amd64 ]; then
+	name=$suite
+	# For the tests: what a Waydroid user's host has too (sid), and a second
+	# kernel's headers with another version of its linux-source, for
+	# harness/rust-meta-test.sh (where the suite has a second kernel).
+	[ "$suite" != sid ] || packages+=(waydroid udev)
+	read -r second_release _ second_source second_version <<<"$("$here/debian-kernel.sh" second "$suite")"
+	[ -z "$second_release" ] || packages+=("linux-headers-$second_release" "$second_source=$second_version")
+else
+	native=${DEBIAN_NATIVE:-0}
+	qualifier=:$arch name=$suite-$arch
+	[ "$native" != 1 ] || qualifier='' name=$suite-$arch-native
+	for f in "$arch" "$arch-16k"; do
+		read -r r m _ < <("$here/debian-kernel.sh" release "$suite-$f")
+		[ "$(echo "$r" | cut -d. -f1,2)" = "$series" ] || { echo "debian-userland: $r is not of $series" >&2; exit 1; }
+		packages+=("linux-headers-$r$qualifier=$m")
+	done
+	# The kernel's gcc (its headers depend on gcc-N-for-host), as cross compilers.
+	debian_apt_init "$arch"
+	gcc=$(apt-cache "${apt_opts[@]}" show "linux-headers-$release=$meta" | sed -n 's/^Depends:.*\b\(gcc-[0-9]*\)-for-host.*/\1/p' | head -n 1)
+	[ -n "$gcc" ] || { echo "debian-userland: linux-headers-$release names no gcc-N-for-host" >&2; exit 1; }
+	if [ "$native" = 1 ]; then
+		# Versions as the arm64 archive has them.
+		packages+=("$gcc-arm-linux-gnueabihf")
+		"$here/binfmt.sh" "$arch"
+	else
+		debian_apt_init
+		packages+=("$gcc-aarch64-linux-gnu" binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+			"$gcc-arm-linux-gnueabihf" binutils-arm-linux-gnueabihf libc6-dev-armhf-cross)
+	fi
+fi
 read -r -a extra <<<"${DEBIAN_EXTRA:-}"
 packages+=("${extra[@]}")
 
@@ -60,8 +106,8 @@ pins=$(for p in "${packages[@]}"; do version_of "$p"; done)
 # The key: the suite, its kernel, the packages' versions, and the version of
 # how the userland is made (bump it when this script makes a different one).
 format=1
-key=$( { echo "$suite $release $meta format $format"; echo "$pins"; } | sha256sum | cut -c1-12)
-dest=$debian_cache/debian/$suite-$key
+key=$( { echo "$name $release $meta format $format"; echo "$pins"; } | sha256sum | cut -c1-12)
+dest=$debian_cache/debian/$name-$key
 # One run makes a userland at a time; a parallel one waits, then reuses it.
 mkdir -p "$debian_cache/debian"
 exec 9>"$dest.lock"
@@ -72,7 +118,7 @@ if [ -f "$dest/.ready" ]; then
 	exit 0
 fi
 
-echo "debian-userland: making a $suite userland for $release in $dest (several minutes)" >&2
+echo "debian-userland: making a $name userland for $release in $dest (several minutes)" >&2
 # Never rm -rf a tree that may hold mounts (harness/debian-chroot.sh makes
 # none outside its own namespace, but an older run might have).
 if [ -d "$dest" ] && findmnt -rn -o TARGET | grep -q "^$dest/"; then
@@ -83,7 +129,9 @@ rm -rf "$dest"
 mkdir -p "$dest"
 log=$dest/make.log
 mirror=$(debian_mirror)
-debootstrap --variant=minbase "$suite" "$dest/root" "$mirror" >"$log" 2>&1 ||
+debootstrap_arch=()
+[ "$name" = "$suite-$arch-native" ] && debootstrap_arch=(--arch "$arch")
+debootstrap --variant=minbase "${debootstrap_arch[@]}" "$suite" "$dest/root" "$mirror" >"$log" 2>&1 ||
 	{ tail -n 20 "$log" >&2; echo "debian-userland: debootstrap failed, log in $log" >&2; exit 1; }
 {
 	echo "deb $mirror $suite main"
@@ -96,6 +144,7 @@ printf '#!/bin/sh\nexit 101\n' >"$dest/root/usr/sbin/policy-rc.d"
 chmod 0755 "$dest/root/usr/sbin/policy-rc.d"
 # Name the exact versions: the key above promised them.
 read -r -a want <<<"$(echo "$pins" | tr '\n' ' ')"
+[ "$arch" = amd64 ] || [ "$name" = "$suite-$arch-native" ] || "$here/debian-chroot.sh" "$dest/root" dpkg --add-architecture "$arch"
 "$here/debian-chroot.sh" "$dest/root" sh -c 'apt-get -q update && apt-get -q install -y --no-install-recommends "$@"' \
 	sh "${want[@]}" >>"$log" 2>&1 ||
 	{ tail -n 30 "$log" >&2; echo "debian-userland: package install failed, log in $log" >&2; exit 1; }
@@ -103,11 +152,12 @@ read -r -a want <<<"$(echo "$pins" | tr '\n' ' ')"
 echo "$pins" >"$dest/packages"
 echo "${DEBIAN_EXTRA:-}" >"$dest/extra"
 touch "$dest/.ready"
-# Userlands of this suite with the same extra packages but other versions are
+# Userlands of this name with the same extra packages but other versions are
 # out of date (one with other extras serves another test: it stays).
-for old in "$debian_cache/debian/$suite"-*/; do
+for old in "$debian_cache/debian/$name"-*/; do
 	old=${old%/}
 	[ "$old" != "$dest" ] || continue
+	[[ ${old##*/} =~ ^$name-[0-9a-f]{12}$ ]] || continue
 	[ "$(cat "$old/extra" 2>/dev/null)" = "${DEBIAN_EXTRA:-}" ] || continue
 	if findmnt -rn -o TARGET | grep -q "^$old/"; then
 		echo "debian-userland: not removing $old: something is mounted under it" >&2
@@ -115,5 +165,5 @@ for old in "$debian_cache/debian/$suite"-*/; do
 		rm -rf "$old" "$old.lock"
 	fi
 done
-echo "debian-userland: $suite ready: $(wc -l <"$dest/packages") packages named, $(du -sh "$dest/root" | cut -f1)" >&2
+echo "debian-userland: $name ready: $(wc -l <"$dest/packages") packages named, $(du -sh "$dest/root" | cut -f1)" >&2
 echo "$dest/root"

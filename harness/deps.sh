@@ -17,8 +17,8 @@ here=$(dirname "$(realpath "$0")")
 . "$here/toolchain.sh"
 
 packages=(make gcc gcc-multilib flex bison bc libelf-dev libssl-dev openssl cpio xz-utils kmod dkms
-	qemu-system-x86 busybox-static libclang-19-dev clang-19 lld-19 llvm-19 python3 debootstrap
-	util-linux)
+	qemu-system-x86 qemu-system-arm busybox-static libclang-19-dev clang-19 lld-19 llvm-19 python3 debootstrap
+	util-linux gdisk dosfstools mtools)
 bindgen_version=0.72.1
 
 missing_pkgs=()

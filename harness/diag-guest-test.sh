@@ -8,13 +8,15 @@
 #   KDIR  the test kernel tree (harness/test-kernel.sh prints it)
 #   KO    the module built against it (ashmem_linux.ko)
 #   OUT   output directory: guest root, results.tap, logs/
+#   GUEST_KERNEL=SERIES  an arm64 kernel's (harness/diag-guest-root.sh)
 set -euo pipefail
 
 usage() { echo "usage: $0 KDIR KO OUT   (env: KVM=1, TIMEOUT=S as for harness/guest-run.sh)" >&2; exit 2; }
 [ $# -eq 3 ] || usage
 kdir=$1 ko=$2 out=$3
 top=$(realpath "$(dirname "$0")/..")
-[ -f "$kdir/arch/x86/boot/bzImage" ] || { echo "diag-guest-test: no bzImage in $kdir" >&2; exit 1; }
+[ -f "$kdir/arch/x86/boot/bzImage" ] || [ -n "${GUEST_KERNEL:-}" ] ||
+	{ echo "diag-guest-test: no bzImage in $kdir (for an arm64 kernel set GUEST_KERNEL, harness/diag-guest-root.sh)" >&2; exit 1; }
 [ -f "$ko" ] || { echo "diag-guest-test: no module $ko" >&2; exit 1; }
 mkdir -p "$out"
 out=$(realpath "$out")

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 SECONDS [SEED]   (env: SERIES=sid|trixie|7.2|7.3|7.2-debug, OPS=N, WORKERS=N, KVM=1)" >&2
+	echo "usage: $0 SECONDS [SEED]   (env: SERIES=sid|trixie|sid-arm64-16k|...|7.2|7.3|7.2-debug, OPS=N, WORKERS=N, KVM=1)" >&2
 	exit 2
 }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -35,8 +35,8 @@ cd "$top"
 . harness/guest-root.sh
 guest_root fuzz
 rm -rf "$out/fuzz-build"
-make --no-print-directory -C selftests/ashmem KSRC="$ksrc" OUT="$out/fuzz-build" \
-	"$out/fuzz-build/64/fuzz" "$out/fuzz-build/32/fuzz" >&2
+harness/guest-cc.sh "${SERIES:-sid}" --run make --no-print-directory -C "$top/selftests/ashmem" KSRC="$ksrc" \
+	OUT="$out/fuzz-build" "$out/fuzz-build/64/fuzz" "$out/fuzz-build/32/fuzz" >&2
 cp "$out/fuzz-build/64/fuzz" "$root/bin/fuzz64"
 cp "$out/fuzz-build/32/fuzz" "$root/bin/fuzz32"
 printf 'FUZZ_SEED=%s\nFUZZ_SECONDS=%s\nFUZZ_OPS=%s\nFUZZ_WORKERS=%s\n' \

@@ -11,28 +11,38 @@
 # stdlib relative to themselves.
 set -euo pipefail
 
-usage() { echo "usage: $0 ROOT   (copies /usr/bin/python3 and its stdlib into ROOT)" >&2; exit 2; }
-[ $# -eq 1 ] || usage
-root=$1
+usage() {
+	echo "usage: $0 ROOT [FROM]   (copies /usr/bin/python3 and its stdlib into ROOT, from the host or" >&2
+	echo "       the Debian root FROM of the guest's architecture: harness/guest-tools.sh ARCH)" >&2
+	exit 2
+}
+[ $# -ge 1 ] && [ $# -le 2 ] || usage
+root=$1 from=${2:-}
 [ -d "$root" ] || { echo "guest-python: $root is not a directory" >&2; exit 1; }
 
 python=/usr/bin/python3
-[ -x "$python" ] || { echo "guest-python: no $python; run harness/deps.sh (Debian package python3)" >&2; exit 1; }
-binary=$(realpath "$python")
-version=$("$binary" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+[ -x "$from$python" ] || { echo "guest-python: no $from$python; run harness/deps.sh (Debian package python3)" >&2; exit 1; }
+if [ -z "$from" ]; then
+	binary=$(realpath "$python")
+	version=$("$binary" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+else
+	# Another architecture's python cannot run here: its name says its version.
+	binary=$(dirname "$python")/$(readlink "$from$python")
+	version=${binary##*/python}
+fi
 stdlib=/usr/lib/python$version
-[ -f "$stdlib/os.py" ] && [ -d "$stdlib/lib-dynload" ] ||
-	{ echo "guest-python: no stdlib in $stdlib for $binary" >&2; exit 1; }
+[ -f "$from$stdlib/os.py" ] && [ -d "$from$stdlib/lib-dynload" ] ||
+	{ echo "guest-python: no stdlib in $from$stdlib for $binary" >&2; exit 1; }
 
 # The interpreter, under its own name, and the python3 link to it.
 mkdir -p "$root/usr/bin" "$root/usr/lib"
-cp "$binary" "$root$binary"
+cp "$from$binary" "$root$binary"
 [ "$binary" = "$python" ] || ln -sfn "$(basename "$binary")" "$root$python"
 
 # The stdlib. Pruned: what tests, IDLE, Tk, 2to3, pip bootstrap, pydoc's
 # topics and site packages need, caches, and config-3.X-*/ (libpython.a for
 # embedding, 25 MB).
-(cd /usr/lib && find "python$version" \
+(cd "$from/usr/lib" && find "python$version" \
 	\( -path "python$version/test" -o -path "python$version/idlelib" \
 	-o -path "python$version/tkinter" -o -path "python$version/turtledemo" \
 	-o -path "python$version/ensurepip" -o -path "python$version/lib2to3" \
@@ -42,18 +52,34 @@ cp "$binary" "$root$binary"
 
 # Shared libraries of the interpreter and of every extension module, under
 # the paths ldd resolves them to (the loader searches those), the loader too.
-libs=$(for elf in "$binary" "$stdlib"/lib-dynload/*.so; do
-	ldd "$elf" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
-done | sort -u)
-[ -n "$libs" ] || { echo "guest-python: ldd found no libraries" >&2; exit 1; }
-for lib in $libs; do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
-done
+if [ -z "$from" ]; then
+	libs=$(for elf in "$binary" "$stdlib"/lib-dynload/*.so; do
+		ldd "$elf" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+	done | sort -u | sed 's/.*/& &/')
+else
+	# An extension module whose libraries the packages lack (_dbm, _gdbm,
+	# _tkinter ...) is left out: nothing run in the guest imports those.
+	tools=$(dirname "$0")/guest-tools.sh
+	libs=$("$tools" libs "$from" "$binary")
+	for so in "$from$stdlib"/lib-dynload/*.so; do
+		if more=$("$tools" libs "$from" "${so#"$from"}" 2>/dev/null); then
+			libs+=$'\n'$more
+		else
+			rm "$root${so#"$from"}"
+		fi
+	done
+	libs=$(sort -u <<<"$libs" | grep .)
+fi
+[ -n "$libs" ] || { echo "guest-python: found no libraries" >&2; exit 1; }
+# "PATH DEST": the file (in FROM), and its path in the guest.
+while read -r lib dest; do
+	mkdir -p "$root$(dirname "$dest")"
+	cp -L "$from$lib" "$root$dest"
+done <<<"$libs"
 
 # The copy must start and import what ashmem-diag and the checkers use. On
 # the host, chroot can tell; without root, the size check has to do.
-if [ "$(id -u)" = 0 ]; then
+if [ "$(id -u)" = 0 ] && [ -z "$from" ]; then
 	chroot "$root" "$python" -I -B -c 'import argparse, dataclasses, json, re, subprocess, signal' ||
 		{ echo "guest-python: the copied python does not start in $root" >&2; exit 1; }
 fi

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Boot the test kernel in QEMU with ROOT as the initramfs overlay (ROOT/job is
-# run as a shell script), copy the job's output to stdout and fail when the
+# run as a shell script). KDIR holds the kernel image: arch/x86/boot/bzImage
+# (qemu-system-x86_64, console ttyS0, the job's output on ttyS1) or
+# arch/arm64/boot/Image[.gz] (qemu-system-aarch64 -M virt -cpu max, console
+# ttyAMA0, the job's output on a virtio console, hvc0; busybox is Debian's
+# arm64 one, harness/guest-tools.sh). ROOT's programs must be of that
+# architecture. Copies the job's output to stdout and fails when the
 # job fails, the guest never finishes, or the kernel log shows a splat. A
 # kernel that crashes while booting, before the job starts, is booted once
 # more (and says so).
@@ -26,6 +31,23 @@ usage() { echo "usage: $0 KDIR ROOT" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 kdir=$1 root=$2
 here=$(dirname "$(realpath "$0")")
+# shellcheck source=harness/guest-checks.sh
+. "$here/guest-checks.sh"
+# The machine, from the kernel image KDIR holds.
+if [ -f "$kdir/arch/x86/boot/bzImage" ]; then
+	image=$kdir/arch/x86/boot/bzImage qemu=qemu-system-x86_64 machine=() console_dev=ttyS0
+	busybox=$(command -v busybox)
+	results_dev=ttyS1 results_opts=()
+else
+	image=$(ls "$kdir"/arch/arm64/boot/Image.gz "$kdir"/arch/arm64/boot/Image 2>/dev/null | head -n 1 || true)
+	[ -n "$image" ] || { echo "guest-run: no kernel image in $kdir (arch/x86/boot/bzImage, arch/arm64/boot/Image[.gz])" >&2; exit 1; }
+	# pauth-impdef: QEMU's own pointer-authentication hash, much faster under TCG than QARMA.
+	qemu=qemu-system-aarch64 machine=(-M virt) console_dev=ttyAMA0
+	busybox=$("$here/guest-tools.sh" arm64)/usr/bin/busybox
+	results_dev=hvc0
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
+	results_opts=(-device virtio-serial-pci -device virtconsole,chardev=results)
+fi
 timeout_s=${TIMEOUT:-600}
 mem=${GUEST_MEM:-2G}
 numa=() smp=2
@@ -60,7 +82,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/bin"
 # The overlay becomes /: every user must be able to reach /dev and /bin.
 chmod 0755 "$work/root"
-cp "$(command -v busybox)" "$work/root/bin/busybox"
+cp "$busybox" "$work/root/bin/busybox"
 install -m 0755 "$here/guest/init" "$work/root/init"
 cp -a "$root/." "$work/root/"
 (cd "$work/root" && find . -print0 | cpio --null -o -H newc --quiet) >"$work/initramfs.cpio"
@@ -69,18 +91,23 @@ boot() { # boot ACCEL TIMEOUT
 	: >"$console"
 	: >"$results"
 	local accel=(-accel tcg) cpu=(-cpu max)
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
+	[ "$qemu" = qemu-system-x86_64 ] || cpu=(-cpu max,pauth-impdef=on)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
-	local append="console=ttyS0 panic=-1 rdinit=/init${GUEST_APPEND:+ $GUEST_APPEND}"
+	# The job's output device reaches /init as a variable of its environment.
+	local append="console=$console_dev panic=-1 rdinit=/init ashmem_results=$results_dev${GUEST_APPEND:+ $GUEST_APPEND}"
 	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
 		# shellcheck disable=SC2054 # QEMU's options are comma-separated
 		accel+=(-icount shift=0,sleep=off)
 		append+=" tsc=reliable rcupdate.rcu_cpu_stall_suppress=1"
 	fi
-	timeout --foreground -k 5 "$2" qemu-system-x86_64 "${accel[@]}" "${cpu[@]}" \
+	local channels=(-serial "file:$console" -serial "file:$results")
+	[ ${#results_opts[@]} = 0 ] ||
+		channels=(-serial "file:$console" -chardev "file,id=results,path=$results" "${results_opts[@]}")
+	timeout --foreground -k 5 "$2" "$qemu" "${machine[@]}" "${accel[@]}" "${cpu[@]}" \
 		-smp "$smp" -m "$mem" "${numa[@]}" "${disk[@]}" -nographic -no-reboot -nodefaults \
-		-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" \
-		-append "$append" \
-		-serial "file:$console" -serial "file:$results" </dev/null
+		-kernel "$image" -initrd "$work/initramfs.cpio" \
+		-append "$append" "${channels[@]}" </dev/null
 }
 
 status=0
@@ -98,7 +125,7 @@ fi
 # what loads the module): not what is under test. Seen once in Debian's
 # 7.3.4 under TCG ("Oops: int3" in sched_clock_cpu while a static key was
 # being patched). The console is kept, and the guest boots once more.
-splat='(WARNING:|BUG:|Oops|general protection fault|Kernel panic|kernel BUG|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|unreferenced object|UBSAN:|KASAN:|KFENCE:|rcu_sched self-detected stall|soft lockup|hard LOCKUP)'
+splat=$guest_splat
 if ! grep -q "guest: running /job" "$console" && grep -qaE "$splat" "$console"; then
 	cp "$console" "$logdir/console-boot-crash.log"
 	echo "guest-run: the kernel crashed while booting, before the job started (console in $logdir/console-boot-crash.log):" >&2
@@ -108,30 +135,7 @@ if ! grep -q "guest: running /job" "$console" && grep -qaE "$splat" "$console"; 
 	boot tcg "$timeout_s" || status=$?
 fi
 
-# The serial line discipline turns \n into \r\n.
-sed -i 's/\r$//' "$results" "$console"
-grep -av '^# guest-exit:' "$results" || true
-
 fail=0
-if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-	echo "guest-run: guest did not finish within ${timeout_s}s (killed); console log: $console" >&2
-	fail=1
-fi
-exit_line=$(grep -a '^# guest-exit:' "$results" | tail -n 1 || true)
-if [ -z "$exit_line" ]; then
-	echo "guest-run: the guest job never reported its exit status; console log follows" >&2
-	tail -n 50 "$console" >&2
-	fail=1
-elif [ "${exit_line##*: }" != 0 ]; then
-	echo "guest-run: guest job exited with status ${exit_line##*: }" >&2
-	fail=1
-fi
-# Any kernel splat fails the run, whatever the tests said.
-grep -aE "$splat" "$console" >"$logdir/splats" || true
-if [ -s "$logdir/splats" ]; then
-	echo "guest-run: kernel splat in the guest log:" >&2
-	grep -aE -B2 -A20 "$splat" "$console" | head -n 80 >&2
-	fail=1
-fi
+guest_results "$status" "$timeout_s" "$console" "$results" "$logdir" || fail=1
 [ -n "${LOGDIR:-}" ] || [ "$fail" = 1 ] || rm -rf "$logdir"
 exit "$fail"

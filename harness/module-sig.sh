@@ -7,9 +7,10 @@
 #   verify KO CERT   the signature verifies with openssl against CERT (DER or
 #                    PEM) over exactly the module's signed content
 #   flip KO OUT      OUT = KO with one byte of the signed content inverted
+#   unsigned KO OUT  OUT = KO without its signature: the module as built
 set -euo pipefail
 
-usage() { echo "usage: $0 verify KO CERT | flip KO OUT" >&2; exit 2; }
+usage() { echo "usage: $0 verify KO CERT | flip KO OUT | unsigned KO OUT" >&2; exit 2; }
 [ $# -eq 3 ] || usage
 ko=$2
 marker='~Module signature appended~'
@@ -38,6 +39,10 @@ flip)
 	byte=$(od -An -tu1 -j "$at" -N 1 "$ko" | tr -d ' ')
 	printf "$(printf '\\%03o' $((byte ^ 255)))" | dd of="$3" bs=1 seek="$at" count=1 conv=notrunc status=none
 	echo "flipped byte $at of $content signed bytes: $byte -> $((byte ^ 255))"
+	;;
+unsigned)
+	head -c "$content" "$ko" >"$3"
+	echo "removed the signature: $content of $size bytes kept"
 	;;
 *) usage ;;
 esac

@@ -13,7 +13,7 @@
 # where the suite has one (harness/debian-kernel.sh second).
 set -euo pipefail
 
-usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie)" >&2; exit 2; }
+usage() { echo "usage: $0 SUITE OUT   (SUITE: sid or trixie, or either with -arm64 or -arm64-16k)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 
 [ $# -eq 2 ] || usage
@@ -75,6 +75,36 @@ t_olddefconfig() {
 		-exec rm -rf {} +
 	return $rc
 }
+# A cross build (an arm64 kernel's metadata rebuilt on this host): the one
+# difference tolerated is the cross gcc's Debian revision in
+# CONFIG_CC_VERSION_TEXT (scripts/rust-meta.sh, cc_version_differs).
+t_cross_cc_revision() {
+	local log
+	log=$(cat "$userland"/var/cache/ashmem-linux/rust-meta/"$release"-*/build.log 2>/dev/null | grep '^cc-version-text differs: ' || true)
+	local cc
+	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$userland$kdir/.config")
+	echo "kernel: $(grep '^CONFIG_CC_VERSION_TEXT=' "$userland$kdir/.config")"
+	echo "cross:  $(in_userland "$cc" --version | head -n 1)"
+	echo "${log:-no difference recorded in the rebuild log}"
+	[ -n "$log" ] && [ "$(echo "$log" | wc -l)" = 1 ] && grep -q '< CONFIG_CC_VERSION_TEXT=.*> CONFIG_CC_VERSION_TEXT=' <<<"$log"
+}
+t_cc_other_release() {
+	# Another upstream gcc release in the kernel's text: refused, as any other change.
+	local rc=0
+	refuses "make olddefconfig changed" \
+		tampered "$kdir/.config" 's/^\(CONFIG_CC_VERSION_TEXT=".*(Debian \)[0-9.]*-\([^)]*) \)[0-9.]*"/\11.0.0-\21.0.0"/' \
+		"$w/rust-meta.sh" "$kdir" || rc=1
+	find "$userland/var/cache/ashmem-linux/rust-meta" -maxdepth 1 -name "$release-*" ! -exec test -f {}/.ready \; \
+		-exec rm -rf {} +
+	return $rc
+}
+t_no_compat_cc() {
+	# The 32-bit vDSO's compiler (Debian installs only its versioned name) hidden.
+	local cc
+	cc=$(cd "$userland/usr/bin" && ls arm-linux-gnueabihf-gcc-[0-9]* | head -n 1)
+	refuses "apt install gcc-${cc##*-}-arm-linux-gnueabihf" "$top/harness/debian-chroot.sh" "$userland" \
+		sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "/usr/bin/$cc" "$w/rust-meta.sh" "$kdir"
+}
 t_source_version() { # REL HEADERS-VERSION SOURCE-PACKAGE OTHER-SOURCE-VERSION
 	echo "headers linux-headers-$1 $2, $3 $(pkg_version "$3") installed"
 	[ "$(pkg_version "$3")" = "$4" ] || { echo "the userland lacks $3=$4"; return 1; }
@@ -82,12 +112,19 @@ t_source_version() { # REL HEADERS-VERSION SOURCE-PACKAGE OTHER-SOURCE-VERSION
 }
 
 other=$("$top/harness/debian-kernel.sh" second "$suite")
+cross=0
+[ "$("$top/harness/debian-kernel.sh" arch "$suite")" = amd64 ] || cross=1
 echo "# rust-meta: the Rust metadata rebuild's checks in a Debian $suite userland, for $release"
-if [ -n "$other" ]; then tap_plan 5; else tap_plan 4; fi
+tap_plan $((4 + (${#other} > 0) + 3 * cross))
 tap_case rebuilt_tree_is_cached_and_reused t_cached
 tap_case refuses_a_rustc_other_than_the_kernels_and_names_the_package t_rustc
 tap_case refuses_when_rebuilt_exports_differ_from_module_symvers t_symvers
 tap_case refuses_when_olddefconfig_changes_the_headers_config t_olddefconfig
+if [ "$cross" = 1 ]; then
+	tap_case cross_build_tolerates_only_the_cross_gccs_debian_revision t_cross_cc_revision
+	tap_case refuses_a_cc_version_text_of_another_gcc_release t_cc_other_release
+	tap_case refuses_without_the_32_bit_vdso_compiler_and_names_its_package t_no_compat_cc
+fi
 if [ -n "$other" ]; then
 	# shellcheck disable=SC2086
 	tap_case refuses_a_linux_source_version_other_than_the_headers_and_names_it t_source_version $other

@@ -9,10 +9,21 @@
 #   dkms OUT                  ashmem-linux-dkms_VERSION_all.deb: the DKMS
 #                             source in /usr/src, the udev rule, the
 #                             modules-load.d entry, the Waydroid helper
-#   prebuilt OUT [SUITE...]   ashmem-linux-modules-RELEASE_VERSION+KVER_amd64.deb
-#                             for the kernel of each SUITE (sid, trixie;
-#                             default both): the module built in that kernel's
-#                             Debian userland, for exactly that kernel
+#   prebuilt OUT [KERNEL...]  ashmem-linux-modules-RELEASE_VERSION+KVER_ARCH.deb
+#                             for each KERNEL (sid, trixie; default both; or
+#                             Debian's arm64 kernels, sid-arm64, sid-arm64-16k,
+#                             trixie-arm64, trixie-arm64-16k): the module
+#                             built in that kernel's Debian userland, for
+#                             exactly that kernel (arm64: cross-built, and
+#                             the package with dpkg-buildpackage -a arm64).
+#                             The kernels of one call are of one architecture.
+#                             The modules are stripped as Debian strips its
+#                             own; with SIGN_KEY=key.pem SIGN_CERT=cert (PEM
+#                             or DER) in the environment, then signed with
+#                             that key (the kernel's scripts/sign-file,
+#                             sha256), and the certificate is shipped as
+#                             /usr/share/ashmem-linux/mok.der for
+#                             `mokutil --import` (Secure Boot)
 #
 # VERSION is PACKAGE_VERSION of dkms.conf. lintian errors fail the build; its
 # full report is printed to stderr and kept in OUT/lintian-*.log. Prints the
@@ -20,11 +31,19 @@
 # the last build in OUT is kept (and says so).
 set -euo pipefail
 
-usage() { echo "usage: $0 dkms OUT | prebuilt OUT [SUITE...]   (SUITE: sid, trixie)" >&2; exit 2; }
+usage() {
+	echo "usage: $0 dkms OUT | prebuilt OUT [KERNEL...]   (KERNEL: sid, trixie, or the same arm64 ones: sid-arm64, sid-arm64-16k, trixie-arm64, trixie-arm64-16k)" >&2
+	exit 2
+}
 [ $# -ge 2 ] || usage
 cmd=$1 out=$(realpath -m "$2")
 shift 2
 case "$cmd" in dkms) [ $# -eq 0 ] || usage ;; prebuilt) ;; *) usage ;; esac
+sign_key=${SIGN_KEY:-} sign_cert=${SIGN_CERT:-}
+if [ -n "$sign_key$sign_cert" ]; then
+	[ "$cmd" = prebuilt ] && [ -f "$sign_key" ] && [ -f "$sign_cert" ] ||
+		{ echo "deb: SIGN_KEY and SIGN_CERT name a private key and its certificate (prebuilt only)" >&2; exit 2; }
+fi
 top=$(realpath "$(dirname "$0")/..")
 name=$(sed -n 's/^PACKAGE_NAME="\(.*\)"$/\1/p' "$top/dkms.conf")
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
@@ -32,31 +51,14 @@ version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 say() { echo "deb: $*" >&2; }
 chroot_in() { "$top/harness/debian-chroot.sh" "$@"; }
 
-# A persistent overlay layer of USERLAND, made once by COMMAND run in it
-# (named for the command: another command makes another layer).
-layer() { # USERLAND NAME COMMAND...
-	local userland=$1 name=$2 dir
-	dir=${1%/root}/$2-$(echo "${@:3}" | sha256sum | cut -c1-8)
-	shift 2
-	exec 8>"$dir.lock"
-	flock 8
-	if [ ! -f "$dir/.ready" ]; then
-		rm -rf "$dir"
-		chroot_in --overlay "$dir" "$userland" "$@" >"$dir.log" 2>&1 ||
-			{ tail -n 20 "$dir.log" >&2; say "making the $name layer failed (log $dir.log)"; exit 1; }
-		touch "$dir/.ready"
-	fi
-	exec 8>&-
-	echo "$dir/upper"
-}
-
 sid=$("$top/harness/debian-userland.sh" sid)
 # One build at a time in OUT (its work directory is shared).
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
-tools=$(layer "$sid" deb-tools sh -c \
+tools=$("$top/harness/debian-layer.sh" "$sid" deb-tools sh -c \
 	'apt-get -q install -y --no-install-recommends build-essential debhelper dh-dkms lintian && apt-get clean')
+layers=(--layer "$tools")
 
 # The package source tree, in the upper directory of a fresh overlay of the
 # sid userland (so the build inside sees it at /tmp/deb): dkms-source/ (the
@@ -96,15 +98,30 @@ prebuilt_module() { # SUITE: stages prebuilt/RELEASE/ashmem_linux.ko, prints "RE
 	echo "$release $kver"
 }
 
+arch=amd64
 if [ "$cmd" = prebuilt ]; then
 	[ $# -gt 0 ] || set -- sid trixie
+	arch=
 	for suite in "$@"; do
-		case "$suite" in sid | trixie) ;; *) usage ;; esac
+		case "$suite" in sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) ;; *) usage ;; esac
+		a=$("$top/harness/debian-kernel.sh" arch "$suite")
+		[ -z "$arch" ] || [ "$a" = "$arch" ] || { say "the kernels of one call must be of one architecture"; exit 2; }
+		arch=$a
+	done
+	for suite in "$@"; do
 		read -r release kver <<<"$(prebuilt_module "$suite")"
 		pkg=$name-modules-$release
-		fill() { sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" "$top/packaging/debian/prebuilt/$1"; }
+		fill() {
+			sed -e "s/@RELEASE@/$release/g" -e "s/@KVERSION@/$kver/g" -e "s/@ARCH@/$arch/g" \
+				"$top/packaging/debian/prebuilt/$1" |
+				awk -v signed="${sign_key:+1}" '$1 == "@SIGNING@" {
+					if (signed) print " The module is signed: with Secure Boot on, enroll its certificate\n once (`mokutil --import /usr/share/ashmem-linux/mok.der`, then reboot).";
+					else print " The module is not signed: with Secure Boot on, use ashmem-linux-dkms,\n which signs it with DKMS\047s key, or build this package signed.";
+					next } { print }'
+		}
 		fill control.in >>"$tree/debian/control"
 		fill install.in >"$tree/debian/$pkg.install"
+		[ -z "$sign_key" ] || echo "signing/mok.der usr/share/ashmem-linux/" >>"$tree/debian/$pkg.install"
 		fill postinst.in >"$tree/debian/$pkg.postinst"
 		fill postrm.in >"$tree/debian/$pkg.postrm"
 		fill lintian-overrides.in >"$tree/debian/$pkg.lintian-overrides"
@@ -113,6 +130,37 @@ if [ "$cmd" = prebuilt ]; then
 	done
 	build_opt=-B
 	id=prebuilt-$(echo "$@" | tr ' ' -)
+	if [ "$arch" != amd64 ]; then
+		# Cross-packaged: dpkg-buildpackage -a ARCH (-d: the build needs no
+		# ARCH libraries; the modules are stripped below with the cross strip).
+		build_opt="-B -a$arch -d"
+		tools_arm=$("$top/harness/debian-layer.sh" "$sid" deb-tools-$arch sh -c \
+			"apt-get -q install -y --no-install-recommends binutils-aarch64-linux-gnu && apt-get clean")
+		layers+=(--layer "$tools_arm")
+	fi
+	# Stripped, then signed (a strip after signing would drop the signature
+	# appended to the ELF file), with sid's binutils (the cross strip for
+	# arm64) and the kernel's sign-file in the build's overlay.
+	strip=strip
+	[ "$arch" = amd64 ] || strip=aarch64-linux-gnu-strip
+	keys=/tmp/signing
+	mkdir -p "$work/upper$keys"
+	if [ -n "$sign_key" ]; then
+		mkdir -p "$tree/signing"
+		openssl x509 -in "$sign_cert" -inform DER -outform DER -out "$tree/signing/mok.der" 2>/dev/null ||
+			openssl x509 -in "$sign_cert" -outform DER -out "$tree/signing/mok.der"
+		install -m 0600 "$sign_key" "$work/upper$keys/key.pem"
+		say "signing with $(openssl x509 -in "$tree/signing/mok.der" -inform DER -noout -subject)"
+	fi
+	read -r sid_release _ <<<"$("$top/harness/debian-kernel.sh" release sid)"
+	chroot_in --overlay "$work" "${layers[@]}" "$sid" sh -euc '
+		tree=$1 keys=$2 sign_file=/usr/lib/modules/$3/build/scripts/sign-file strip=$4
+		for ko in "$tree"/prebuilt/*/ashmem_linux.ko; do
+			$strip --strip-debug "$ko"
+			[ ! -f "$keys/key.pem" ] || "$sign_file" sha256 "$keys/key.pem" "$tree/signing/mok.der" "$ko"
+		done' sh "${tree#"$work/upper"}" "$keys" "$sid_release" "$strip" >&2 ||
+		{ say "stripping or signing the modules failed"; exit 1; }
+	rm -rf "${work:?}/upper$keys"
 else
 	build_opt=-A
 	id=dkms
@@ -120,7 +168,7 @@ fi
 
 # Unchanged inputs (the tree, the tools): the packages of the last build stand.
 stamp=$( { (cd "$tree" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | grep -v '/debian/changelog$')
-	echo "$tools"; } | sha256sum | cut -c1-16)
+	echo "$tools"; [ -z "${tools_arm:-}" ] || echo "$tools_arm"; } | sha256sum | cut -c1-16)
 if [ -f "$out/.stamp-$id" ] && [ "$(cat "$out/.stamp-$id")" = "$stamp" ] &&
 	[ -s "$out/debs-$id" ] && xargs -a "$out/debs-$id" ls >/dev/null 2>&1; then
 	say "$id packages up to date (inputs unchanged since they were built and linted)"
@@ -131,8 +179,9 @@ fi
 rm -f "$out/.stamp-$id" "$out/debs-$id"
 
 say "dpkg-buildpackage $build_opt (sid's debhelper, dh-dkms)"
-if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
-	'cd "$1" && SOURCE_DATE_EPOCH=$2 dpkg-buildpackage "$3" -us -uc' sh "${tree#"$work/upper"}" "$epoch" "$build_opt" \
+# shellcheck disable=SC2086 # build_opt: one or more options
+if ! chroot_in --overlay "$work" "${layers[@]}" "$sid" sh -c \
+	'cd "$1" && epoch=$2 && shift 2 && SOURCE_DATE_EPOCH=$epoch dpkg-buildpackage "$@" -us -uc' sh "${tree#"$work/upper"}" "$epoch" $build_opt \
 	>"$out/build-$id.log" 2>&1; then
 	tail -n 40 "$out/build-$id.log" >&2
 	say "dpkg-buildpackage failed (log $out/build-$id.log)"
@@ -140,7 +189,7 @@ if ! chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
 fi
 changes=$(cd "$work/upper/tmp/deb" && ls ./*.changes)
 rc=0
-chroot_in --overlay "$work" --layer "$tools" "$sid" sh -c \
+chroot_in --overlay "$work" "${layers[@]}" "$sid" sh -c \
 	'cd /tmp/deb && chmod 1777 . && echo "$(lintian --version) (Debian sid) on $1:" && HOME=/tmp TMPDIR=/tmp setpriv --reuid=nobody --regid=nogroup --clear-groups lintian --fail-on error --display-info --tag-display-limit 0 "$1"' \
 	sh "${changes#./}" >"$out/lintian-$id.log" 2>&1 || rc=$?
 sed 's/^/deb:   /' "$out/lintian-$id.log" >&2

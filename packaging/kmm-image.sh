@@ -29,7 +29,8 @@ name=ashmem-linux-kmm
 say() { echo "kmm-image: $*" >&2; }
 
 sid=$("$top/harness/debian-userland.sh" sid)
-tools=$("$top/harness/debian-layer.sh" sid umoci)
+tools=$("$top/harness/debian-layer.sh" "$sid" kmm-tools sh -c \
+	'apt-get -q install -y --no-install-recommends umoci && apt-get clean')
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9

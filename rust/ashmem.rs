@@ -13,7 +13,7 @@
 //!
 //! - `fops`, the VFS edge: `device`, `region`, `shmem`; `misc`: `fops`;
 //! - `device`, the ioctls: `region`, `lru` (to purge everything), `uapi`;
-//! - `region`: `pin`, `lru`, `shmem`, `memcg`, `uapi`, `sched`; its `registry` of live regions
+//! - `region`: `pin`, `lru`, `shmem`, `uapi`, `sched`; its `registry` of live regions
 //!   is a child module;
 //! - `diag`: `region` (the registry's [`region::RegionSummary`]s), `lru` (its counters), `fops`
 //!   (the `file_operations` wrapper);

@@ -7,17 +7,24 @@
 //! reclaim and purges the oldest when asked; `ASHMEM_PURGE_ALL_CACHES` purges them all.
 //!
 //! The list is memcg-aware. Entries come from a `SLAB_ACCOUNT` cache through
-//! `kmem_cache_alloc_lru()` with the region's [`Memcg`] active, so each is charged to, and listed
-//! under, the memory cgroup of the task that created the region, whose pages are charged there as
-//! it fills them; whoever pins or unpins later. When a container's cgroup reaches `memory.max`,
-//! reclaim asks the shrinker about that cgroup's list, and so purges that container's ranges.
+//! `kmem_cache_alloc_lru()`, charged to the memory cgroup of the task whose call allocates them
+//! (see `memcg`), and are listed under that cgroup: the cgroup of the task whose `ASHMEM_UNPIN`
+//! made the range. When a container's cgroup reaches `memory.max`, reclaim asks the shrinker
+//! about that cgroup's list, and so purges the ranges that container unpinned. An entry holds
+//! its charge as an [`ObjCgroup`], which the kernel moves to the parent when the cgroup is
+//! removed, just as `list_lru` moves the entry itself.
+//!
+//! The lists count pages: each entry weighs its range's pages in the count `list_lru` keeps per
+//! list (see `memcg_shim.c`), so the shrinker's count is that count, and when a cgroup is
+//! removed the kernel moves the pages to the parent with the entries, in one step. A global
+//! total ([`totals`]) serves `ASHMEM_PURGE_ALL_CACHES` and the diagnostics.
 //!
 //! Cost: a user can make a million one-page ranges in one region, so nothing reclaim does may
-//! grow with the number of entries. The count reads one counter per cgroup and node (see
-//! [`totals`]). A scan looks at no more entries than it purges, plus at most
-//! [`SCAN_BUSY_LIMIT`] it has to pass over, and says how many pages it looked at in
-//! `sc->nr_scanned`. `ASHMEM_PURGE_ALL_CACHES` visits every entry, but drops the list lock after
-//! each purge and after every few entries it passes over, and yields between chunks.
+//! grow with the number of entries. The count reads one number. A scan looks at no more entries
+//! than it purges, plus at most [`SCAN_BUSY_LIMIT`] it has to pass over, and says how many pages
+//! it looked at in `sc->nr_scanned`. `ASHMEM_PURGE_ALL_CACHES` visits every entry, but drops the
+//! list lock after each purge and after every few entries it passes over, and yields between
+//! chunks.
 //!
 //! Locks: a region's mutex is taken before a list lock, never the other way round. The walk finds
 //! an entry with the list lock held, so it only try-locks the entry's region, and the backing
@@ -36,7 +43,7 @@
 //! range under your lock, or say it is busy. The module never names the region type: the walk's
 //! callbacks are generic over the owner type, which the crate root picks when it registers the
 //! LRU (and `device` when it purges everything), so nothing is dispatched dynamically. From
-//! `memcg`, the [`Memcg`] entries are charged to and listed under; from `pin`, the
+//! `memcg`, the [`ObjCgroup`] an entry is charged to and listed under; from `pin`, the
 //! [`RangeLink`] trait; from `sched`, yielding.
 
 mod totals;
@@ -56,10 +63,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{memcg::Charging, pin::RangeLink};
-
-pub(crate) use totals::CgroupPagesRef;
-use totals::NodePages;
+use crate::{memcg::ObjCgroup, pin::RangeLink};
 
 extern "C" {
     /// Creates the `SLAB_ACCOUNT` cache of entries (see `shmem_shim.c`).
@@ -74,8 +78,42 @@ extern "C" {
     fn ashmem_next_possible_node(nid: c_int) -> c_int;
     /// The node a slab object is on.
     fn ashmem_obj_nid(obj: *const c_void) -> c_int;
-    /// `kmem_cache_alloc_lru()`: charged to, and so listed under, the active memory cgroup.
-    fn ashmem_lru_entry_alloc(cache: *mut c_void, lru: *mut c_void) -> *mut c_void;
+    /// `kmem_cache_alloc_lru()`, charged to the calling task's memory cgroup; `objcg` is set
+    /// to a reference to the object cgroup of the charge (see `memcg_shim.c`).
+    fn ashmem_lru_entry_alloc(
+        cache: *mut c_void,
+        lru: *mut c_void,
+        objcg: *mut *mut c_void,
+    ) -> *mut c_void;
+    /// Puts an entry on its list with a weight of `pages`.
+    fn ashmem_lru_add(
+        lru: *mut bindings::list_lru,
+        item: *mut bindings::list_head,
+        nid: c_int,
+        objcg: *mut c_void,
+        pages: isize,
+    );
+    /// Changes the weight of a listed entry by `delta`.
+    fn ashmem_lru_resize(
+        lru: *mut bindings::list_lru,
+        nid: c_int,
+        objcg: *mut c_void,
+        delta: isize,
+    );
+    /// Takes an entry of weight `pages` off its list; says whether it was on it.
+    fn ashmem_lru_del(
+        lru: *mut bindings::list_lru,
+        item: *mut bindings::list_head,
+        nid: c_int,
+        objcg: *mut c_void,
+        pages: isize,
+    ) -> bool;
+    /// `list_lru_isolate()` with the weight, from a walk callback.
+    fn ashmem_lru_isolate(
+        list: *mut bindings::list_lru_one,
+        item: *mut bindings::list_head,
+        pages: isize,
+    );
 }
 
 /// The nodes the kernel has (the possible ones); node ids may have holes.
@@ -158,8 +196,6 @@ impl LruRegistration {
         if DONE.swap(true, Relaxed) {
             return Err(EBUSY);
         }
-        // SAFETY: Guarded above to run once, at module load, before any region exists.
-        unsafe { totals::init() };
         // SAFETY: The name is a valid NUL-terminated string.
         let shrinker =
             unsafe { ashmem_shrinker_alloc(c"ashmem".as_char_ptr()) }.cast::<bindings::shrinker>();
@@ -230,8 +266,6 @@ impl Drop for LruRegistration {
 /// An implementor guarantees that
 /// - every value of the type lives in an [`Arc`], and takes the entries of its ranges off the
 ///   list before the last reference to it (other than one the walk took) is dropped;
-/// - it holds the [`CgroupPagesRef`] it gives [`LruEntry::new`] until after the entries made
-///   with it are dropped;
 /// - it is the only type that implements this trait: the list has one walk callback, made by
 ///   [`LruRegistration::register`] for one owner type, and every entry's owner is taken to be
 ///   of that type.
@@ -249,9 +283,11 @@ struct EntryData {
     link: Opaque<bindings::list_head>,
     /// The owner of the range, of the one [`RangeOwner`] type; never changes.
     owner: *const (),
-    /// The page counter of the owner's cgroup for the node the entry is listed on (that of
-    /// its memory); never changes.
-    node_pages: *const NodePages,
+    /// The cgroup the entry is charged to, and listed under; never changes (the kernel moves it
+    /// to the parent when the cgroup is removed, as it moves the entry).
+    objcg: ObjCgroup,
+    /// The node the entry is listed on (that of its memory); never changes.
+    nid: c_int,
     /// First page of the range; read and written with the owner's lock held.
     start: usize,
     /// Pages of the range; written with the owner's lock held, read by scans that hold only
@@ -268,9 +304,9 @@ struct EntryData {
 ///
 /// `ptr` points to an initialised `EntryData` allocated from `LRU.cache` and owned by this
 /// value. Its owner is a [`RangeOwner`], so it lives in an `Arc` and takes its ranges, with
-/// their entries, off the list before that `Arc` is dropped, and it holds the
-/// [`CgroupPagesRef`] that `node_pages` points into until after its entries are dropped. While
-/// `linked` is set the entry is on the list, and its pages are counted on `node_pages`.
+/// their entries, off the list before that `Arc` is dropped. While `linked` is set the entry is
+/// on the list of `objcg`'s cgroup (or of the ancestor the kernel moved it to) on node `nid`,
+/// where it weighs `pages`, which are also counted in [`totals`].
 pub(crate) struct LruEntry {
     ptr: NonNull<EntryData>,
 }
@@ -280,41 +316,32 @@ pub(crate) struct LruEntry {
 unsafe impl Send for LruEntry {}
 
 impl LruEntry {
-    /// A new entry, not yet on the list, for a range of `owner`, which holds `pages` (see
-    /// [`RangeOwner`]). It is charged to the cgroup being charged, which must be the owner's
-    /// (`_charging` shows one is), and will be listed under it.
-    pub(crate) fn new<O: RangeOwner>(
-        owner: &O,
-        _charging: &Charging<'_>,
-        pages: &CgroupPagesRef,
-    ) -> Result<Self> {
+    /// A new entry, not yet on the list, for a range of `owner` (see [`RangeOwner`]). It is
+    /// charged to the calling task's memory cgroup, and will be listed under it.
+    pub(crate) fn new<O: RangeOwner>(owner: &O) -> Result<Self> {
         let cache = LRU.cache.load(Relaxed);
         if cache.is_null() {
             return Err(ENODEV);
         }
+        let mut objcg = ptr::null_mut();
         // SAFETY: The cache and the list are set up while the module is loaded with a region
-        // open, as it is.
-        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast()) };
+        // open, as it is; `objcg` is writable.
+        let raw = unsafe { ashmem_lru_entry_alloc(cache.cast(), list().cast(), &mut objcg) };
         let ptr = NonNull::new(raw.cast::<EntryData>()).ok_or(ENOMEM)?;
         let entry = ptr.as_ptr();
+        // SAFETY: The allocation gave us this reference.
+        let objcg = unsafe { ObjCgroup::from_raw(objcg) };
         // SAFETY: `raw` is a live slab object.
         let nid = unsafe { ashmem_obj_nid(raw) };
-        let Some(node_pages) = usize::try_from(nid)
-            .ok()
-            .and_then(|n| pages.pages().node(n))
-        else {
-            // SAFETY: Allocated above from this cache and not used.
-            unsafe { bindings::kmem_cache_free(cache, raw) };
-            return Err(EINVAL);
-        };
         // SAFETY: `entry` is a new allocation with the size and alignment of `EntryData`.
-        // INVARIANT: initialised, owned, not on the list; `node_pages` belongs to `pages`; the
-        // owner is a `RangeOwner`.
+        // INVARIANT: initialised, owned, not on the list, holding its charge; the owner is a
+        // `RangeOwner`.
         unsafe {
             entry.write(EntryData {
                 link: Opaque::uninit(),
                 owner: ptr::from_ref(owner).cast(),
-                node_pages,
+                objcg,
+                nid,
                 start: 0,
                 pages: AtomicUsize::new(0),
                 linked: false,
@@ -329,9 +356,12 @@ impl LruEntry {
         ptr::eq(self.ptr.as_ptr(), victim.entry)
     }
 
-    fn node_pages(&self) -> &NodePages {
-        // SAFETY: By the type invariant the entry is valid and its counter outlives it.
-        unsafe { &*(*self.ptr.as_ptr()).node_pages }
+    fn data(&self) -> &EntryData {
+        // SAFETY: By the type invariant the entry is valid while `self` lives. The fields read
+        // through this shared reference are either never written (`owner`, `objcg`, `nid`),
+        // atomic (`pages`), or written only by the holder of the owner's lock through `&mut
+        // self`, which excludes this borrow.
+        unsafe { &*self.ptr.as_ptr() }
     }
 }
 
@@ -339,27 +369,40 @@ impl RangeLink for LruEntry {
     fn place(&mut self, start: usize, end: usize) {
         let entry = self.ptr.as_ptr();
         let pages = end - start;
-        let node_pages = self.node_pages();
+        let data = self.data();
+        let (objcg, nid) = (data.objcg.as_ptr(), data.nid);
         // SAFETY: By the type invariant `entry` is valid. `&mut self` means the caller owns the
-        // range, so it holds the owner's lock, which guards `start` and `linked`. The list
-        // functions lock the list.
+        // range, so it holds the owner's lock, which guards `start` and `linked`, and keeps the
+        // walk from taking the entry off the list meanwhile. The list functions lock the list
+        // the entry is on.
         unsafe {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
-                node_pages.add(pages as isize - old as isize);
+                let delta = pages as isize - old as isize;
+                if delta != 0 {
+                    ashmem_lru_resize(list(), nid, objcg, delta);
+                    totals::add(delta);
+                }
             } else {
-                node_pages.add(pages as isize);
                 // INVARIANT: on the list, and counted, from here.
                 (*entry).linked = true;
-                bindings::list_lru_add_obj(list(), Opaque::cast_into(&raw const (*entry).link));
+                ashmem_lru_add(
+                    list(),
+                    Opaque::cast_into(&raw const (*entry).link),
+                    nid,
+                    objcg,
+                    pages as isize,
+                );
+                totals::add(pages as isize);
             }
         }
     }
 
     fn unplace(&mut self) {
         let entry = self.ptr.as_ptr();
-        let node_pages = self.node_pages();
+        let data = self.data();
+        let (objcg, nid) = (data.objcg.as_ptr(), data.nid);
         // SAFETY: By the type invariant `entry` is valid. `&mut self` means the caller holds the
         // owner's lock, which guards `linked`, or never put it on the list. The walk may have
         // isolated it meanwhile (and cleared `linked` under the owner's lock): the list
@@ -368,20 +411,35 @@ impl RangeLink for LruEntry {
             if (*entry).linked {
                 // INVARIANT: off the list from here.
                 (*entry).linked = false;
-                if bindings::list_lru_del_obj(list(), Opaque::cast_into(&raw const (*entry).link)) {
-                    node_pages.add(-((*entry).pages.load(Relaxed) as isize));
+                let pages = (*entry).pages.load(Relaxed) as isize;
+                if ashmem_lru_del(
+                    list(),
+                    Opaque::cast_into(&raw const (*entry).link),
+                    nid,
+                    objcg,
+                    pages,
+                ) {
+                    totals::add(-pages);
                 }
             }
         }
+    }
+
+    fn reusable(&self) -> bool {
+        self.data().objcg.is_current()
     }
 }
 
 impl Drop for LruEntry {
     fn drop(&mut self) {
         self.unplace();
+        let entry = self.ptr.as_ptr();
         // SAFETY: By the type invariant `entry` is valid and ours, and it is off the list now,
-        // so no walk can find it: it can be freed.
-        unsafe { bindings::kmem_cache_free(LRU.cache.load(Relaxed), self.ptr.as_ptr().cast()) };
+        // so no walk can find it: its charge can be dropped and it can be freed.
+        unsafe {
+            ptr::drop_in_place(&raw mut (*entry).objcg);
+            bindings::kmem_cache_free(LRU.cache.load(Relaxed), entry.cast());
+        }
     }
 }
 
@@ -482,10 +540,15 @@ impl<O> Victim<'_, O> {
         // is dropped last: from then on the entry is reached only through its range, under the
         // owner's lock.
         unsafe {
-            bindings::list_lru_isolate(self.list, Opaque::cast_into(&raw const (*entry).link));
+            let pages = (*entry).pages.load(Relaxed) as isize;
+            ashmem_lru_isolate(
+                self.list,
+                Opaque::cast_into(&raw const (*entry).link),
+                pages,
+            );
             // INVARIANT: off the list, and no longer counted.
             (*entry).linked = false;
-            (*(*entry).node_pages).add(-((*entry).pages.load(Relaxed) as isize));
+            totals::add(-pages);
             bindings::spin_unlock(&raw mut (*self.list).lock);
         }
         Isolated(PhantomData)
@@ -579,9 +642,9 @@ fn walk<O: RangeOwner>(nid: c_int, memcg: Option<*mut bindings::mem_cgroup>, sca
     }
 }
 
-/// Shrinker callback: the pages on the list of `sc`'s cgroup and node. O(1): one counter, and
-/// the list's own entry count, for the ranges of removed child cgroups that `list_lru` moved
-/// here (each has at least one page).
+/// Shrinker callback: the pages on the list of `sc`'s cgroup and node, which the list counts
+/// itself (each entry weighs its pages), those of removed child cgroups that `list_lru` moved
+/// here included. O(1).
 ///
 /// # Safety
 ///
@@ -593,14 +656,11 @@ unsafe extern "C" fn count_pages(
     // SAFETY: By the caller's guarantee.
     let sc = unsafe { &*sc };
     // SAFETY: The shrinker is registered after the list is set up and freed before it is
-    // torn down.
-    let entries = unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) };
-    if entries == 0 {
-        return bindings::SHRINK_EMPTY as c_ulong;
+    // torn down; the shrinker core holds the cgroup it asks about.
+    match unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) } {
+        0 => bindings::SHRINK_EMPTY as c_ulong,
+        pages => pages,
     }
-    // SAFETY: The shrinker core holds the cgroup it asks about (null without cgroups).
-    let pages = unsafe { totals::pages_of(sc.memcg.cast(), sc.nid as usize) };
-    pages.max(entries)
 }
 
 /// Shrinker callback: purges the oldest ranges on the list of `sc`'s cgroup and node until
@@ -623,11 +683,11 @@ unsafe extern "C" fn scan_pages<O: RangeOwner>(
     }
     LRU.scans.fetch_add(1, Relaxed);
     // SAFETY: As in `count_pages`.
-    let entries = unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) };
-    // Each purged entry frees at least a page: no more entries than pages wanted, and the
-    // busy ones.
+    let pages = unsafe { bindings::list_lru_count_one(list(), sc.nid, sc.memcg) };
+    // Each entry holds at least a page, and each purged entry frees at least one: no more
+    // entries than pages listed or wanted, and the busy ones.
     let want = sc.nr_to_scan;
-    let mut scan = Scan::new(want, entries.min(want.saturating_add(SCAN_BUSY_LIMIT)));
+    let mut scan = Scan::new(want, pages.min(want.saturating_add(SCAN_BUSY_LIMIT)));
     walk::<O>(sc.nid, Some(sc.memcg), &mut scan);
     LRU.shrinker_purged.fetch_add(scan.freed, Relaxed);
     if scan.freed == 0 {

@@ -1,121 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The memory cgroup of a region, and charging to it.
+//! Who pays: the memory cgroup an allocation is charged to, held as the kernel holds its own
+//! long-lived charges.
 //!
-//! A region belongs to the memory cgroup of the task that created it (opened the device): its
-//! pages are charged there as that task fills them, and everything the driver allocates for
-//! the region is charged there too, whichever task makes the call that allocates (another
-//! process may hold the fd and pin, unpin or name the region). [`Memcg::charge`] makes the
-//! region's cgroup the active one of the current task for as long as the returned guard lives;
-//! allocations with `__GFP_ACCOUNT` (`GFP_KERNEL_ACCOUNT`, or from a `SLAB_ACCOUNT` cache) made
-//! meanwhile are charged to it.
+//! A call pays for what it allocates: everything the driver allocates during an ioctl or an
+//! `mmap` (tree nodes, spare pools, LRU entries, the name, the backing file) is charged, like any
+//! kernel allocation with `__GFP_ACCOUNT`, to the memory cgroup of the calling task, and a region
+//! itself to the task that opens the device. Nothing one holder of a region's fd does is charged
+//! to another (see `docs/design.md`, "Who pays").
+//!
+//! A charge that outlives the call is held as an [`ObjCgroup`]: a reference to the kernel's
+//! object cgroup of that memory cgroup, as slab objects hold theirs. When the memory cgroup is
+//! removed the kernel points its object cgroups at the parent, so the reference keeps no dying
+//! memory cgroup alive, and always names the nearest live ancestor: where the LRU entry that
+//! holds it is listed.
 
-use kernel::ffi::{c_int, c_void};
+use kernel::ffi::c_void;
 
 extern "C" {
-    /// The memory cgroup of the current task's mm, referenced; null without memcg.
-    fn ashmem_memcg_of_current() -> *mut c_void;
-    /// Drops a reference taken by `ashmem_memcg_of_current`.
-    fn ashmem_memcg_put(memcg: *mut c_void);
-    /// `set_active_memcg()`: returns the previous active cgroup.
-    fn ashmem_set_active_memcg(memcg: *mut c_void) -> *mut c_void;
-    /// `memcg_kmem_id()`: the index of the cgroup's lists in a `list_lru`, negative for the
-    /// per-node lists.
-    fn ashmem_memcg_kmem_id(memcg: *mut c_void) -> c_int;
+    /// Drops a reference to an object cgroup (null accepted).
+    fn ashmem_objcg_put(objcg: *mut c_void);
+    /// Whether the calling task's accounted allocations go to `objcg`'s memory cgroup.
+    fn ashmem_objcg_is_current(objcg: *mut c_void) -> bool;
 }
 
-/// A memory cgroup, referenced: the one a region is charged to and its ranges are listed
-/// under.
+/// A reference to an object cgroup, or none (a kernel without memory cgroups).
 ///
 /// # Invariants
 ///
-/// `ptr` is null (no memory cgroups) or a `struct mem_cgroup` on which this holds a reference.
-pub(crate) struct Memcg {
+/// `ptr` is null or a `struct obj_cgroup` on which this holds a reference.
+pub(crate) struct ObjCgroup {
     ptr: *mut c_void,
 }
 
 // SAFETY: The reference may be used and dropped from any task.
-unsafe impl Send for Memcg {}
+unsafe impl Send for ObjCgroup {}
 // SAFETY: The pointer is only passed to the kernel, which does its own synchronisation.
-unsafe impl Sync for Memcg {}
+unsafe impl Sync for ObjCgroup {}
 
-impl Memcg {
-    /// The memory cgroup of the current task.
-    pub(crate) fn of_current() -> Self {
-        // SAFETY: No requirements; the reference returned is ours.
-        let ptr = unsafe { ashmem_memcg_of_current() };
-        // INVARIANT: null or referenced.
-        Self { ptr }
-    }
-
-    /// Charges the current task's accounted allocations to this cgroup until the guard is
-    /// dropped.
-    pub(crate) fn charge(&self) -> Charging<'_> {
-        // SAFETY: `ptr` is null or referenced for as long as `self`, which the guard borrows;
-        // the guard puts the previous value back before that ends.
-        let previous = unsafe { ashmem_set_active_memcg(self.ptr) };
-        Charging {
-            previous,
-            _memcg: self,
-        }
-    }
-
-    /// Which lists of a memcg-aware `list_lru` hold this cgroup's entries: [`ListKey::Node`]
-    /// for the root (and for every cgroup when kernel memory is not accounted), where the
-    /// per-node lists are used.
-    pub(crate) fn list_key(&self) -> ListKey {
-        // SAFETY: By the type invariant `ptr` is null or a cgroup we hold a reference to.
-        unsafe { ListKey::of(self.ptr) }
-    }
-}
-
-impl Drop for Memcg {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant we hold this reference (the call accepts null).
-        unsafe { ashmem_memcg_put(self.ptr) };
-    }
-}
-
-/// The lists of a memcg-aware `list_lru` that a cgroup's entries go on.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub(crate) enum ListKey {
-    /// The per-node lists, shared by the root and, without kernel memory accounting, by all.
-    Node,
-    /// The lists of the cgroup at this address.
-    Cgroup(usize),
-}
-
-impl ListKey {
-    /// The key of `memcg`.
+impl ObjCgroup {
+    /// Takes over a reference.
     ///
     /// # Safety
     ///
-    /// `memcg` is null or a cgroup that stays alive during the call.
-    pub(crate) unsafe fn of(memcg: *mut c_void) -> Self {
-        // SAFETY: By the caller's guarantee `memcg` is null or a live cgroup; the function only
-        // reads its id.
-        if unsafe { ashmem_memcg_kmem_id(memcg) } < 0 {
-            Self::Node
-        } else {
-            Self::Cgroup(memcg as usize)
-        }
+    /// `ptr` is null or an object cgroup the caller holds a reference to, which it gives up.
+    pub(crate) unsafe fn from_raw(ptr: *mut c_void) -> Self {
+        // INVARIANT: by the caller's guarantee.
+        Self { ptr }
+    }
+
+    /// The object cgroup, for the kernel; valid for as long as `self`.
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+
+    /// Whether the calling task's accounted allocations are charged to the memory cgroup this
+    /// now belongs to.
+    pub(crate) fn is_current(&self) -> bool {
+        // SAFETY: By the type invariant `ptr` is null or referenced.
+        unsafe { ashmem_objcg_is_current(self.ptr) }
     }
 }
 
-/// The region's cgroup is the current task's active one: allocations are charged to it.
-///
-/// # Invariants
-///
-/// `previous` was the active cgroup when this was made, and is set back when it is dropped.
-pub(crate) struct Charging<'a> {
-    previous: *mut c_void,
-    _memcg: &'a Memcg,
-}
-
-impl Drop for Charging<'_> {
+impl Drop for ObjCgroup {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant this restores what was active before; it is either null
-        // or a cgroup its setter keeps alive (the kernel's users nest these like we do).
-        unsafe { ashmem_set_active_memcg(self.previous) };
+        // SAFETY: By the type invariant we hold this reference (the call accepts null).
+        unsafe { ashmem_objcg_put(self.ptr) };
     }
 }

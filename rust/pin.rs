@@ -19,10 +19,17 @@
 //! that is pinned or merged away drops its link.
 //!
 //! No method allocates: tree nodes and links come from a [`NodePool`] the caller fills before
-//! taking the region's lock (charged to whatever memory cgroup the caller is charging). Nodes and
-//! links an operation frees go back to that pool, as far as it has room, so a region that keeps
-//! its pool between operations unpins and pins again without allocating; the nodes of purged
-//! ranges that merge, and of ranges removed at release, are freed.
+//! taking the region's lock (charged to the calling task's memory cgroup). Nodes and links an
+//! operation frees go back to that pool, as far as it has room, so a region that keeps its pool
+//! between operations unpins and pins again without allocating; the nodes of purged ranges that
+//! merge, and of ranges removed at release, are freed. A link the caller may not reuse (see
+//! [`RangeLink::reusable`]) is freed instead.
+//!
+//! One operation may need half a million nodes (an `ASHMEM_UNPIN` over a region whose every
+//! other page was purged makes a range between each two): the pool's arrays are `KVVec`s, which
+//! fall back to `vmalloc` when no physically contiguous block of that size is free, and are
+//! allocated with `__GFP_NOWARN`, so a size the user chose never asks the page allocator for a
+//! large contiguous block, nor warns; it fails with `ENOMEM` only when memory is exhausted.
 //!
 //! An operation may remove a million ranges: its loops yield every [`YIELD_EVERY`] steps on
 //! kernels that want that (the caller holds only a mutex).
@@ -34,6 +41,7 @@
 //! module never names, so the KUnit tests below run it with a link of their own.
 
 use kernel::{
+    alloc::KVVec,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
 };
@@ -65,6 +73,13 @@ pub(crate) trait RangeLink: Sized {
 
     /// The link no longer belongs to a range: the purger must not find it any more.
     fn unplace(&mut self);
+
+    /// Whether the calling task may use this unplaced link for a range it makes: a region's
+    /// LRU entry must be charged to the task whose call makes the range, so that its cgroup's
+    /// reclaim finds it.
+    fn reusable(&self) -> bool {
+        true
+    }
 }
 
 /// A run of unpinned pages; its first page is the tree key.
@@ -89,10 +104,13 @@ type Reservation<L> = RBTreeNodeReservation<usize, PinRange<L>>;
 ///
 /// # Invariants
 ///
-/// No link in `links` is placed.
+/// No link in `links` is placed. The links in `links` answer [`RangeLink::reusable`] alike for
+/// any caller: they were made by one caller's fill, or kept by that caller's operations (a link
+/// goes back to the pool only if its caller may reuse it), and [`NodePool::keep_reusable`]
+/// empties a pool another caller filled before anything is added to it.
 pub(crate) struct NodePool<L> {
-    nodes: KVec<Reservation<L>>,
-    links: KVec<L>,
+    nodes: KVVec<Reservation<L>>,
+    links: KVVec<L>,
 }
 
 impl<L: RangeLink> NodePool<L> {
@@ -111,24 +129,26 @@ impl<L: RangeLink> NodePool<L> {
     pub(crate) fn new() -> Self {
         // INVARIANT: no links.
         Self {
-            nodes: KVec::new(),
-            links: KVec::new(),
+            nodes: KVVec::new(),
+            links: KVVec::new(),
         }
     }
 
     /// Allocates until the pool holds at least `need.nodes` nodes and `need.links` links (and
     /// never fewer than [`NodePool::SPARE`]), the links made by `new_link`; all accounted, to the
-    /// memory cgroup the caller is charging. Call without locks held.
+    /// calling task's memory cgroup. Call without locks held.
     pub(crate) fn fill(&mut self, need: Need, mut new_link: impl FnMut() -> Result<L>) -> Result {
         let nodes = need.nodes.max(Self::SPARE.nodes);
         let links = need.links.max(Self::SPARE.links);
+        // The arrays' sizes follow the user's ranges: vmalloc-backed, never a large contiguous
+        // block, no warning when memory is short.
         self.nodes.reserve(
             nodes.max(Self::ROOM).saturating_sub(self.nodes.len()),
-            GFP_KERNEL_ACCOUNT,
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         )?;
         self.links.reserve(
             links.max(Self::ROOM).saturating_sub(self.links.len()),
-            GFP_KERNEL_ACCOUNT,
+            GFP_KERNEL_ACCOUNT | __GFP_NOWARN,
         )?;
         while self.nodes.len() < nodes {
             self.nodes
@@ -151,12 +171,23 @@ impl<L: RangeLink> NodePool<L> {
         let _ = self.nodes.push_within_capacity(node);
     }
 
-    /// Unplaces a link an operation dropped and keeps it, if there is room; frees it otherwise.
-    /// Never allocates.
+    /// Unplaces a link an operation dropped and keeps it, if there is room and the caller may
+    /// reuse it; frees it otherwise. Never allocates.
     fn recycle_link(&mut self, mut link: L) {
         link.unplace();
-        // INVARIANT: `link` is no longer placed. Without room it is dropped.
-        let _ = self.links.push_within_capacity(link);
+        if self.links.len() < self.links.capacity() && link.reusable() {
+            // INVARIANT: `link` is no longer placed. Within the capacity: never fails.
+            let _ = self.links.push_within_capacity(link);
+        }
+    }
+
+    /// Frees the spare links if the calling task may not reuse them (another cgroup's). All
+    /// spare links are one caller's (the type invariant), so the first one answers for all.
+    /// Never allocates.
+    pub(crate) fn keep_reusable(&mut self) {
+        if self.links.first().is_some_and(|link| !link.reusable()) {
+            self.links.clear();
+        }
     }
 
     /// Frees what a long-lived pool need not keep: nodes and links beyond [`NodePool::ROOM`],
@@ -516,11 +547,13 @@ mod tests {
     /// When a test link last joined the model LRU; later is more recent.
     static LRU_CLOCK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
 
-    /// A link that remembers where it was placed, and when it joined the LRU (0: not on it).
+    /// A link that remembers where it was placed, and when it joined the LRU (0: not on it);
+    /// `foreign`: charged to another cgroup than the caller's.
     struct TestLink {
         lru_since: usize,
         start: usize,
         end: usize,
+        foreign: bool,
     }
 
     impl RangeLink for TestLink {
@@ -534,6 +567,10 @@ mod tests {
 
         fn unplace(&mut self) {
             self.lru_since = 0;
+        }
+
+        fn reusable(&self) -> bool {
+            !self.foreign
         }
     }
 
@@ -550,6 +587,7 @@ mod tests {
             lru_since: 0,
             start: 0,
             end: 0,
+            foreign: false,
         })
     }
 
@@ -682,6 +720,31 @@ mod tests {
             assert!(pool.links.iter().all(|l| l.lru_since == 0));
         }
         assert_eq!(r.iter().count(), 0);
+    }
+
+    #[test]
+    fn links_the_caller_may_not_reuse_are_freed_not_kept() {
+        let (mut r, mut pool) = (PinRanges::new(), NodePool::new());
+        pool.fill(Need { nodes: 1, links: 1 }, new_link)
+            .expect("allocating test nodes");
+        let held = pool.links.len();
+        // A range whose link another cgroup paid for: pinned, its link is freed.
+        r.unpin(0, 4, &mut pool).expect("the pool holds enough");
+        if let Some(link) = r.tree.get_mut(&0).and_then(|range| range.link.as_mut()) {
+            link.foreign = true;
+        }
+        assert!(!r.pin(0, 4, &mut pool).expect("the pool holds enough"));
+        assert_eq!(pool.links.len(), held - 1);
+        // Spare links another cgroup paid for go before an operation; the caller's stay.
+        pool.fill(Need { nodes: 1, links: 3 }, new_link)
+            .expect("allocating test nodes");
+        pool.keep_reusable();
+        assert_eq!(pool.links.len(), 3);
+        for link in pool.links.iter_mut() {
+            link.foreign = true;
+        }
+        pool.keep_reusable();
+        assert_eq!(pool.links.len(), 0);
     }
 
     #[test]

@@ -12,20 +12,26 @@
 //! without the lock and kept in the region between operations, and the backing file is created
 //! unlocked and installed after a re-check.
 //!
-//! Everything allocated for a region is charged to its memory cgroup, the creator's: the region
-//! itself and its cgroup's page counters by the creator as it opens the device, and the name,
-//! tree nodes, LRU entries and the backing file with that cgroup made the active one
-//! ([`Memcg::charge`]), whichever task holds the fd.
+//! Every allocation is charged to the memory cgroup of the task whose call makes it (see
+//! `memcg`): the region to its creator, the name to the task that sets it, the backing file to
+//! the task whose `mmap` creates it, tree nodes and LRU entries to the task that pins or unpins.
+//! So a purgeable range is listed under the cgroup of the task whose `ASHMEM_UNPIN` made it, and
+//! that cgroup's reclaim purges it. The region holds no reference to any cgroup.
+//!
+//! The backing file's own lock (the inode's) is never waited for with the region's lock held:
+//! `lseek` takes a reference to the backing file under the lock and seeks after dropping it, as
+//! `read` does, so a long hole punch on the file (`madvise(MADV_REMOVE)`) stalls neither `mmap`
+//! (which takes the region's lock under the mmap lock) nor any ioctl of the region.
 //!
 //! Owns: a region's state and its lock; the operations on it (the ioctls, mmap, read, seek,
 //! fdinfo, release); the purge of one of its ranges, which the LRU walk asks for through
 //! [`RangeOwner`]; the [`registry`] of live regions, and what the diagnostics show of one
 //! ([`RegionSummary`]).
 //!
-//! Needs: `pin` for its unpinned ranges; `lru` for their entries, the page counters of its
-//! cgroup, and the walk's type-state; `shmem` for the backing file; `memcg` to charge its
-//! allocations; `uapi` for the ABI; `sched` to yield. Neither `lru` nor `diag` names `Region`:
-//! the LRU knows it as a [`RangeOwner`], the diagnostics by its [`RegionSummary`].
+//! Needs: `pin` for its unpinned ranges; `lru` for their entries and the walk's type-state;
+//! `shmem` for the backing file; `uapi` for the ABI; `sched` to yield. Neither `lru` nor `diag`
+//! names `Region`: the LRU knows it as a [`RangeOwner`], the diagnostics by its
+//! [`RegionSummary`].
 
 use kernel::{
     fmt,
@@ -43,8 +49,7 @@ use kernel::{
 pub(crate) mod registry;
 
 use crate::{
-    lru::{CgroupPagesRef, LruEntry, RangeOwner, Verdict, Victim},
-    memcg::Memcg,
+    lru::{LruEntry, RangeOwner, Verdict, Victim},
     pin::{Need, NodePool, PinRanges},
     shmem::{ShmemFile, MAX_FILE_SIZE},
     uapi::{self, AshmemPin},
@@ -65,6 +70,7 @@ struct RegionState {
     pins: PinRanges<LruEntry>,
     /// Tree nodes and LRU entries for `pins`, kept between operations: a steady
     /// `ASHMEM_UNPIN`/`ASHMEM_PIN` cycle reuses what the last one freed and allocates nothing.
+    /// Entries charged to another cgroup than the caller's are not reused.
     spares: NodePool<LruEntry>,
 }
 
@@ -124,9 +130,6 @@ impl RegionState {
 pub(crate) struct Region {
     #[pin]
     state: Mutex<RegionState>,
-    /// The page counters the LRU entries of the region's ranges add to. After `state`: the
-    /// entries there point into them, and are dropped first.
-    lru_pages: CgroupPagesRef,
     /// The region's id, in fdinfo and the diagnostics; from the registry.
     id: u64,
     /// Its place in the [`registry`], the only list a region is ever on.
@@ -134,9 +137,6 @@ pub(crate) struct Region {
     registry_links: ListLinks,
     /// The task that opened the device.
     creator: Creator,
-    /// The creator's memory cgroup, which its pages are charged to as it fills them, and all
-    /// the driver allocates for the region: the LRU lists the region's unpinned ranges under it.
-    memcg: Memcg,
 }
 
 /// The task that created a region, as the diagnostics show it.
@@ -240,9 +240,6 @@ impl Region {
     /// Creates a new, empty region: size 0, no name, full prot mask, no backing file; and adds
     /// it to the registry.
     pub(crate) fn new() -> Result<Arc<Self>> {
-        // The opener is the creator: accounted allocations made now are charged to its cgroup.
-        let memcg = Memcg::of_current();
-        let lru_pages = CgroupPagesRef::get(&memcg)?;
         // INVARIANT: the region is made in an `Arc`. Made as its `ListArc`, which goes to the
         // registry: registering then needs no allocation.
         let listed = ListArc::pin_init(
@@ -255,11 +252,9 @@ impl Region {
                     pins: PinRanges::new(),
                     spares: NodePool::new(),
                 }),
-                lru_pages,
                 id: registry::new_id(),
                 registry_links <- ListLinks::new(),
                 creator: Creator::current(),
-                memcg,
             }? Error),
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -270,12 +265,9 @@ impl Region {
 
     /// Sets the name; refused with `EINVAL` once the backing file exists.
     pub(crate) fn set_name(&self, name: &CStr) -> Result {
-        // Allocate before taking the lock, charged to the region's cgroup.
+        // Allocate before taking the lock, charged to the caller's cgroup.
         let mut copy = KVec::new();
-        {
-            let _charging = self.memcg.charge();
-            copy.extend_from_slice(name.to_bytes(), GFP_KERNEL_ACCOUNT)?;
-        }
+        copy.extend_from_slice(name.to_bytes(), GFP_KERNEL_ACCOUNT)?;
         let mut state = self.state.lock();
         if state.backing.is_some() {
             return Err(EINVAL);
@@ -370,7 +362,9 @@ impl Region {
     }
 
     /// Runs `op` on the pages of `pin` with the region's spare nodes and entries. When it needs
-    /// more, takes the spares out, tops them up without the lock, and runs it again.
+    /// more, takes the spares out, tops them up without the lock (charged to the caller), and
+    /// runs it again. Spare entries charged to another cgroup are dropped first: a range the
+    /// caller makes is listed under the caller's cgroup.
     fn with_spares<T>(
         &self,
         pin: AshmemPin,
@@ -385,6 +379,7 @@ impl Region {
         loop {
             let (start, end) = state.pin_pages(pin)?;
             let RegionState { pins, spares, .. } = &mut *state;
+            spares.keep_reusable();
             let need = match op(pins, start, end, spares) {
                 Ok(done) => {
                     spares.trim();
@@ -394,10 +389,7 @@ impl Region {
             };
             let mut pool = core::mem::replace(spares, NodePool::new());
             drop(state);
-            {
-                let charging = self.memcg.charge();
-                pool.fill(need, || LruEntry::new(self, &charging, &self.lru_pages))?;
-            }
+            pool.fill(need, || LruEntry::new(self))?;
             state = self.state.lock();
             // Another operation may have put its own spares back meanwhile: they are freed
             // (freeing is allowed under the lock).
@@ -441,12 +433,9 @@ impl Region {
                 }
                 (BackingName::new(&state.name), state.size)
             };
-            // Created without the lock, charged to the region's cgroup, then installed if
+            // Created without the lock, charged to the caller's cgroup, then installed if
             // nothing changed meanwhile.
-            let created = {
-                let _charging = self.memcg.charge();
-                ShmemFile::new(name.as_cstr()?, size)?
-            };
+            let created = ShmemFile::new(name.as_cstr()?, size)?;
             let mut state = self.state.lock();
             if state.backing.is_none() && state.size == size && name.is_of(&state.name) {
                 state.backing = Some(created);
@@ -494,7 +483,8 @@ impl Region {
         Ok(())
     }
 
-    /// The backing file, for reading without the lock held (the copy to user memory may fault).
+    /// The backing file, for reading (the copy to user memory may fault) and seeking (which may
+    /// wait for the backing inode's lock) without the region's lock held.
     ///
     /// `Ok(None)` when the size is 0; `EBADF` when the region was never mapped.
     fn backing_file(&self) -> Result<Option<ARef<File>>> {
@@ -520,10 +510,14 @@ impl Region {
 
     /// `lseek(2)` from the position `pos`: seeks in the backing file, `SEEK_DATA` and
     /// `SEEK_HOLE` included, and returns the new position.
+    ///
+    /// `SEEK_DATA` and `SEEK_HOLE` take the backing inode's lock, which a hole punch holds for
+    /// as long as it runs: the seek happens after the region's lock is dropped, with a reference
+    /// to the backing file taken under it.
     pub(crate) fn llseek(&self, pos: i64, offset: i64, whence: i32) -> Result<i64> {
         // The position belongs to the region's own file, not the backing one: make a relative
-        // seek absolute. Seeks run under the lock so the backing file's position is not shared
-        // between two of them.
+        // seek absolute. The backing file's own position is only scratch space for the seek
+        // (nothing reads it), so two seeks at once need no lock between them.
         let (offset, whence) = if whence == kernel::bindings::SEEK_CUR as i32 {
             (
                 pos.checked_add(offset).ok_or(EINVAL)?,
@@ -532,11 +526,9 @@ impl Region {
         } else {
             (offset, whence)
         };
-        let state = self.state.lock();
-        match &state.backing {
-            _ if state.size == 0 => Err(EINVAL),
-            None => Err(EBADF),
-            Some(backing) => backing.llseek(offset, whence),
+        match self.backing_file()? {
+            None => Err(EINVAL),
+            Some(file) => crate::shmem::llseek(&file, offset, whence),
         }
     }
 
@@ -561,9 +553,7 @@ impl Region {
 // SAFETY: A region lives in an `Arc` (`Region::new` is the only way to make one), and
 // `Region::release`, which takes all its ranges, with their entries, off the list, runs before
 // the reference its file holds is dropped (the type invariants); the only other references the
-// walk takes are those `try_purge` returns. `lru_pages`, given to every entry, is a field after
-// `state`, which holds the entries, so it is dropped after them. `Region` is the only
-// `RangeOwner`.
+// walk takes are those `try_purge` returns. `Region` is the only `RangeOwner`.
 unsafe impl RangeOwner for Region {
     /// Purges the range of `victim`, an entry of this region the purge walk found. Leaves it
     /// when the region or its backing inode is busy. A purge returns a reference that keeps the

@@ -272,17 +272,6 @@ impl ShmemFile {
         self.file.clone()
     }
 
-    /// Seeks in the file; returns the new position.
-    pub(crate) fn llseek(&self, offset: i64, whence: c_int) -> Result<i64> {
-        // SAFETY: The file is live for the duration of the call.
-        let ret = unsafe { bindings::vfs_llseek(self.file.as_ptr(), offset, whence) };
-        if ret < 0 {
-            Err(Error::from_errno(ret as i32))
-        } else {
-            Ok(ret)
-        }
-    }
-
     /// Takes the inode lock if that needs no sleeping: reclaim may run inside a write to this
     /// very file, which holds the lock while it allocates.
     pub(crate) fn try_lock_inode(&self) -> Option<InodeLock<'_>> {
@@ -374,5 +363,17 @@ pub(crate) fn read(file: &File, iov: &mut IovIterDest<'_>, pos: &mut i64) -> Res
         Err(Error::from_errno(ret as i32))
     } else {
         Ok(ret as usize)
+    }
+}
+
+/// Seeks in `file`, a backing file; returns the new position. `SEEK_DATA` and `SEEK_HOLE` take
+/// the inode's lock: call without the region's lock held.
+pub(crate) fn llseek(file: &File, offset: i64, whence: c_int) -> Result<i64> {
+    // SAFETY: `file` is live for the duration of the call.
+    let ret = unsafe { bindings::vfs_llseek(file.as_ptr(), offset, whence) };
+    if ret < 0 {
+        Err(Error::from_errno(ret as i32))
+    } else {
+        Ok(ret)
     }
 }

@@ -6,7 +6,6 @@
  */
 #include <linux/fcntl.h>
 #include <linux/fs.h>
-#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/sched.h>
@@ -22,10 +21,6 @@ struct shrinker *ashmem_shrinker_alloc(const char *name);
 bool ashmem_inode_trylock(struct file *file);
 void ashmem_inode_unlock(struct file *file);
 void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end);
-unsigned int ashmem_nr_node_ids(void);
-struct mem_cgroup *ashmem_memcg_of_current(void);
-void ashmem_memcg_put(struct mem_cgroup *memcg);
-void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru);
 
 /*
  * Create the shmem file behind a region. VM_NORESERVE, as memfd_create()
@@ -84,68 +79,9 @@ void ashmem_shmem_punch_locked(struct file *file, loff_t start, loff_t end)
 	shmem_truncate_range(file_inode(file), start, end - 1);
 }
 
-/*
- * The size of an array indexed by node id (without CONFIG_NUMA, nr_node_ids
- * is a macro). Node ids below it may still be impossible: loops over nodes go
- * through ashmem_next_possible_node().
- */
-unsigned int ashmem_nr_node_ids(void)
-{
-	return nr_node_ids;
-}
-
-/*
- * The memory cgroup of the current task's mm, with a reference; NULL without
- * CONFIG_MEMCG (then a static inline stub). mem_cgroup_put() is a static
- * inline.
- */
-struct mem_cgroup *ashmem_memcg_of_current(void)
-{
-	return get_mem_cgroup_from_mm(current->mm);
-}
-
-void ashmem_memcg_put(struct mem_cgroup *memcg)
-{
-	mem_cgroup_put(memcg);
-}
-
-/*
- * An LRU entry, charged to and so listed under the active memory cgroup,
- * which the caller set to the region's (kmem_cache_alloc_lru() is a macro).
- */
-void *ashmem_lru_entry_alloc(struct kmem_cache *cache, struct list_lru *lru)
-{
-	return kmem_cache_alloc_lru(cache, lru, GFP_KERNEL);
-}
-
-/*
- * Charging to a region's memory cgroup, node iteration, yielding: each a
- * static inline or a macro of the kernel.
- */
-struct mem_cgroup *ashmem_set_active_memcg(struct mem_cgroup *memcg);
-int ashmem_memcg_kmem_id(struct mem_cgroup *memcg);
+/* Node iteration, yielding: each a static inline or a macro of the kernel. */
 int ashmem_next_possible_node(int nid);
-int ashmem_obj_nid(const void *obj);
 void ashmem_cond_resched(void);
-
-/*
- * Charge the current task's kernel allocations to @memcg (NULL: to its own
- * cgroup) until the returned previous value is set back.
- */
-struct mem_cgroup *ashmem_set_active_memcg(struct mem_cgroup *memcg)
-{
-	return set_active_memcg(memcg);
-}
-
-/*
- * The index of @memcg's lists in a memcg-aware list_lru; negative for the
- * root, and for every cgroup when kernel memory is not accounted (then all
- * entries are on the per-node lists).
- */
-int ashmem_memcg_kmem_id(struct mem_cgroup *memcg)
-{
-	return memcg_kmem_id(memcg);
-}
 
 /*
  * The first possible node after @nid (-1: the first one), -1 after the last.
@@ -158,12 +94,6 @@ int ashmem_next_possible_node(int nid)
 			     next_node(nid, node_possible_map);
 
 	return next < MAX_NUMNODES ? next : -1;
-}
-
-/* The node of a slab object: the list_lru_add_obj() lists it on that node. */
-int ashmem_obj_nid(const void *obj)
-{
-	return page_to_nid(virt_to_page(obj));
 }
 
 /* A no-op on fully preemptible kernels, a scheduling point on the others. */

@@ -12,7 +12,8 @@
 # when one of them changes. It refuses, naming the package and version to
 # install, when the source version differs from the headers version, rustc or
 # bindgen differs from the one the kernel was built with, `make olddefconfig`
-# changes the config, or the exports differ; it exits 77 (DKMS: skipped, as
+# changes the config (but for the one difference a cross compiler makes, see
+# cc_version_differs below), or the exports differ; it exits 77 (DKMS: skipped, as
 # for BUILD_EXCLUSIVE) when the source version the kernel needs is no longer
 # offered by the apt sources. The tree printed is then checked
 # by scripts/kdir-check.sh. Any other tree is printed unchanged, for
@@ -60,12 +61,17 @@ kdir=$(realpath "$kdir_given")
 }
 grep -qx 'CONFIG_RUST=y' "$kdir/.config" || as_is
 # Only a tree that a Debian headers package installed can be completed here.
-# (dpkg-query fails for a file no package owns: not an error here.)
-headers_pkg=$({ dpkg-query -S "$kdir/.config" 2>/dev/null || true; } | sed -n 's/^\(linux-headers-[^:]*\): .*/\1/p' | head -n 1)
+# (dpkg-query fails for a file no package owns: not an error here.) A package
+# of another architecture than dpkg's own (arm64 headers on an amd64 host,
+# for a cross build) is named "PACKAGE:ARCH: PATH".
+headers_pkg=$({ dpkg-query -S "$kdir/.config" 2>/dev/null || true; } |
+	sed -n 's/^\(linux-headers-[^:]*\)\(:[a-z0-9]*\)\{0,1\}: .*/\1\2/p' | head -n 1)
 [ -n "$headers_pkg" ] || as_is
 
 release=$(cat "$kdir/include/config/kernel.release" 2>/dev/null || echo "${headers_pkg#linux-headers-}")
 headers_ver=$(dpkg-query -W -f='${Version}' "$headers_pkg")
+headers_arch=$(dpkg-query -W -f='${Architecture}' "$headers_pkg")
+headers_pkg=${headers_pkg%:*}
 series=$(echo "$release" | cut -d. -f1,2)
 source_pkg=linux-source-$series
 config_text() { sed -n "s/^$1=\"\(.*\)\"$/\1/p" "$kdir/.config"; }
@@ -115,6 +121,32 @@ if [ -n "$want_bindgen" ] && [ "$have_bindgen" != "$want_bindgen" ]; then
 	problems+=("the kernel was built with '$want_bindgen', but '$bindgen' is '${have_bindgen:-missing}'."
 		"Install it: $(install_hint bindgen "$v")")
 fi
+# The C compilers Debian built the kernel with, as its .kernelvariables names
+# them (Debian always uses the triplet-prefixed name, also natively): CC, and
+# for arm64's 32-bit vDSO the compat one. Debian installs only the versioned
+# name of a cross compiler (arm-linux-gnueabihf-gcc-16), so it is passed on.
+kvar() { sed -n "s/^\(override \)\{0,1\}$1 *= *\(.*\)$/\2/p" "$kdir/.kernelvariables" 2>/dev/null | tail -n 1; }
+gcc_name=$(kvar CC | grep -oE 'gcc-[0-9]+$' || true)
+cc=$(kvar CROSS_COMPILE)${gcc_name:-gcc}
+cc_compat=
+if grep -qx 'CONFIG_COMPAT_VDSO=y' "$kdir/.config" && [ -n "$(kvar CROSS_COMPILE_COMPAT)" ]; then
+	cc_compat=$(kvar CROSS_COMPILE_COMPAT)${gcc_name:-gcc}
+fi
+host_arch=$(dpkg --print-architecture)
+# The Debian package of a compiler: gcc-N natively, gcc-N-TRIPLET otherwise.
+gcc_package() { # PROGRAM
+	local triplet=${1%-gcc*}
+	if [ "$triplet" = "$1" ] || { [ "$headers_arch" = "$host_arch" ] && [ "$1" = "$cc" ]; }; then
+		echo "${gcc_name:-gcc}"
+	else
+		echo "${gcc_name:-gcc}-$triplet"
+	fi
+}
+for prog in "$cc" $cc_compat; do
+	path=$(command -v "$prog" || true)
+	[ -f "$path" ] && [ -x "$path" ] ||
+		problems+=("no $prog: the kernel ($headers_arch) was built with it. apt install $(gcc_package "$prog")")
+done
 command -v openssl >/dev/null ||
 	problems+=("no openssl program: without it olddefconfig drops the module signing options. apt install openssl")
 
@@ -130,6 +162,7 @@ if [ $check_only = 1 ]; then
 	if [ -f "$entry/.ready" ]; then say "  and is cached in $tree"; else say "  into $tree (not built yet)"; fi
 	[ ${#problems[@]} -eq 0 ] || refuse "${problems[@]}"
 	say "  $source_pkg $source_ver, $have_rustc and $have_bindgen are the ones needed"
+	[ "$headers_arch" = "$host_arch" ] || say "  (the kernel is $headers_arch: cross-built with $cc${cc_compat:+ and $cc_compat})"
 	[ ! -f "$entry/.ready" ] || "$here/kdir-check.sh" "$tree"
 	exit 0
 fi
@@ -156,6 +189,30 @@ same_exports() { # REBUILT-LIST
 		"are exactly the versions the kernel was built with, then remove $entry."
 }
 
+# The one difference `make olddefconfig` may make, with a cross compiler: its
+# CONFIG_CC_VERSION_TEXT names another Debian revision of the same gcc
+# release. Debian's cross gcc (gcc-16-aarch64-linux-gnu 16.2.0-3cross1) lags
+# its native gcc (16.2.0-4), which built the kernel, by one revision. Only
+# that line may differ, and only in the revision: same program, same upstream
+# version; every other change of the config is refused. It cannot change the
+# module: the module is built against the headers' own config and generated
+# headers (autoconf.h, rustc_cfg), which the assembled tree keeps; of the
+# rebuild it takes only rust/*.rmeta and *.so, compiled by rustc, for which
+# the text is a --cfg value no code of the kernel crates reads (the kernel
+# uses it to force a rebuild when the compiler changes, and in /proc/version
+# of vmlinux), and whose exports are compared with Module.symvers below.
+cc_version_differs() { # HEADERS-CONFIG REBUILT-CONFIG
+	local diff want have re='^(.*gcc(-[0-9]+)?) \(Debian ([0-9.]+)-[^)]+\) ([0-9.]+)$'
+	diff=$(diff "$1" "$2" | grep '^[<>]' || true)
+	[ "$(wc -l <<<"$diff")" = 2 ] || return 1
+	want=$(sed -n 's/^< CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' <<<"$diff")
+	have=$(sed -n 's/^> CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' <<<"$diff")
+	[[ $want =~ $re ]] || return 1
+	local prog=${BASH_REMATCH[1]} upstream=${BASH_REMATCH[3]} version=${BASH_REMATCH[4]}
+	[[ $have =~ $re ]] || return 1
+	[ "${BASH_REMATCH[1]}" = "$prog" ] && [ "${BASH_REMATCH[3]}" = "$upstream" ] && [ "${BASH_REMATCH[4]}" = "$version" ]
+}
+
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
@@ -176,13 +233,18 @@ if [ ! -f "$entry/.ready" ]; then
 	[ ! -f "$kdir/.kernelvariables" ] || cp "$kdir/.kernelvariables" "$src/.kernelvariables"
 	make -C "$src" RUSTC="$rustc" BINDGEN="$bindgen" olddefconfig >"$log" 2>&1 ||
 		{ tail -n 20 "$log" >&2; refuse "make olddefconfig failed in $src (log $log)"; }
-	if ! cmp -s "$kdir/.config" "$src/.config"; then
+	if ! cmp -s "$kdir/.config" "$src/.config" && cc_version_differs "$kdir/.config" "$src/.config"; then
+		say "tolerated: the compiler's Debian revision differs from the kernel's build, nothing else:"
+		# (diff's status 1, "they differ", is no error here.)
+		{ diff "$kdir/.config" "$src/.config" || true; } | grep '^[<>]' | sed 's/^/rust-meta:   /' >&2
+		echo "cc-version-text differs: $({ diff "$kdir/.config" "$src/.config" || true; } | grep '^[<>]' | tr '\n' ' ')" >>"$log"
+	elif ! cmp -s "$kdir/.config" "$src/.config"; then
 		diff "$kdir/.config" "$src/.config" | grep '^[<>]' | head -n 10 >&2 || true
 		refuse "make olddefconfig changed $headers_pkg's config (above: < headers, > rebuilt):" \
 			"a tool differs from the kernel's build (compiler, rustc, bindgen and its libclang, openssl, pahole)." \
 			"Install the packages the kernel was built with (log: $log)"
 	fi
-	make -C "$src" RUSTC="$rustc" BINDGEN="$bindgen" -j"$(nproc)" prepare >>"$log" 2>&1 ||
+	make -C "$src" RUSTC="$rustc" BINDGEN="$bindgen" ${cc_compat:+CC_COMPAT="$cc_compat"} -j"$(nproc)" prepare >>"$log" 2>&1 ||
 		{ tail -n 30 "$log" >&2; refuse "make prepare failed in $src (log $log)"; }
 	exports_rust "$src" >"$entry/exports"
 	same_exports "$entry/exports"
@@ -198,7 +260,8 @@ if [ ! -f "$entry/.ready" ]; then
 	done
 	rm -f "$tree/scripts"
 	cp -a "$(realpath "$kdir/scripts")" "$tree/scripts"
-	cp "$src/scripts/target.json" "$tree/scripts/"
+	# x86 builds its Rust target from scripts/target.json; arm64 uses rustc's built-in one.
+	[ ! -f "$src/scripts/target.json" ] || cp "$src/scripts/target.json" "$tree/scripts/"
 	mkdir -p "$tree/rust"
 	cp "$src"/rust/*.rmeta "$src"/rust/*.so "$tree/rust/"
 	sed -i "s|^KBUILD_OUTPUT=.*|KBUILD_OUTPUT=$tree|" "$tree/Makefile"

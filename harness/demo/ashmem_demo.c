@@ -30,6 +30,8 @@ int main(void)
 	char name[ASHMEM_NAME_LEN], path[64];
 	unsigned long file_id = 0;
 	struct stat st;
+	/* The child writes into the second page: pages are the kernel's (16K on arm64-16k). */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	char *shared;
 	pid_t pid;
 	void *p;
@@ -67,11 +69,11 @@ int main(void)
 		if (mine == MAP_FAILED)
 			_exit(fail("child mmap"));
 		printf("child  %d: its own mmap at %p reads \"%s\"\n", getpid(), mine, mine);
-		strcpy(mine + 4096, "written by the child");
+		strcpy(mine + page, "written by the child");
 		_exit(0);
 	}
 	waitpid(pid, &status, 0);
-	printf("parent %d: reads the child's write: \"%s\"\n", getpid(), shared + 4096);
+	printf("parent %d: reads the child's write at %zu: \"%s\"\n", getpid(), page, shared + page);
 
 	show_file("the mapping", "/proc/self/maps", "/dev/ashmem");
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);

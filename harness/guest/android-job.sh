@@ -71,11 +71,13 @@ else
 	skip udev_lists_the_link_for_the_device "$no_udev"
 fi
 # Debian's udevadm reads the installed rule and applies it to the device.
+# (udev 252, bookworm's: "MODE 0666", "Running PROGRAM '...'"; udev 262,
+# sid's: 'MODE="0666": Set mode', 'PROGRAM="...": Running command'.)
 rule_matches() {
 	udevadm test --action=add /sys/class/misc/ashmem >/tmp/udevadm-test.log 2>&1
-	grep -E '60-ashmem.rules:[0-9]+ (MODE 0666|Running PROGRAM)' /tmp/udevadm-test.log &&
-		grep -q '60-ashmem.rules:[0-9]* MODE 0666' /tmp/udevadm-test.log &&
-		grep -q "60-ashmem.rules:[0-9]* Running PROGRAM '/bin/cat /proc/sys/kernel/random/boot_id'" /tmp/udevadm-test.log
+	grep -E '60-ashmem.rules:[0-9]+ (MODE|Running PROGRAM|PROGRAM=)' /tmp/udevadm-test.log &&
+		grep -qE '60-ashmem.rules:[0-9]+ MODE( 0666|="0666")' /tmp/udevadm-test.log &&
+		grep -qE "60-ashmem.rules:[0-9]+ (Running PROGRAM '|PROGRAM=\")/bin/cat /proc/sys/kernel/random/boot_id" /tmp/udevadm-test.log
 }
 check udevadm_test_matches_the_rule_to_the_device rule_matches
 check dev_ashmem_mode_0666 sh -c '[ "$(stat -c %a /dev/ashmem)" = 666 ]'

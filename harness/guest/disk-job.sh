@@ -1,14 +1,15 @@
-# Guest job (busybox sh, in the initramfs) of harness/debian-disk.sh: mount
-# the Debian userland on the first virtio disk and run its /job there, as
+# Guest job (busybox sh, in the initramfs) of harness/debian-disk.sh's
+# JOB_ROOT: mount the Debian root file system of the first virtio disk (its
+# second partition, after the ESP) and run its /job there, as
 # root, with the words of /disk/args as arguments. /job's output goes where
 # this job's goes (the result channel), its exit status is this job's.
 export PATH=/bin:/sbin
 for m in $(cat /disk/modules/order); do
 	insmod "/disk/modules/$m" || { echo "# disk: insmod $m failed"; exit 1; }
 done
-for _ in $(seq 50); do [ -b /dev/vda ] && break; sleep 0.2; done
+for _ in $(seq 50); do [ -b /dev/vda2 ] && break; sleep 0.2; done
 mkdir -p /mnt
-mount -t ext4 /dev/vda /mnt || { echo "# disk: cannot mount /dev/vda"; exit 1; }
+mount -t ext4 /dev/vda2 /mnt || { echo "# disk: cannot mount /dev/vda2"; exit 1; }
 # The kernel loads modules (overlay, veth, bridge, nf_tables, ...) with the
 # disk's kmod, from the disk's /lib/modules.
 printf '#!/bin/sh\nexec chroot /mnt /sbin/modprobe "$@"\n' >/bin/disk-modprobe
@@ -23,7 +24,7 @@ mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /mnt/dev/pts
 mount -t tmpfs -o mode=1777 shm /mnt/dev/shm
 mount -t tmpfs -o mode=0755 run /mnt/run
 mount -t tmpfs -o mode=1777 tmp /mnt/tmp
-echo "# disk: /dev/vda ($(cat /sys/block/vda/size) sectors) is the root of /job"
+echo "# disk: /dev/vda2 ($(cat /sys/block/vda/vda2/size) sectors) is the root of /job"
 # In a mount namespace of its own, the disk moved onto / as switch_root does
 # (a plain chroot would leave the initramfs at the namespace's root, where
 # a process joining a container, as podman exec does, would land).

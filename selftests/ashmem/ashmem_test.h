@@ -24,6 +24,7 @@
 #include <sys/personality.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -233,6 +234,35 @@ static inline int become_uid(uid_t uid)
 	    setresuid(uid, uid, uid))
 		return -1;
 	return geteuid() == uid ? 0 : -1;
+}
+
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE	4	/* linux/module.h, since 6.0 */
+#endif
+
+/*
+ * finit_module(2) of the module file $ASHMEM_KO (set by the guest job), as
+ * kmod loads it: a file compressed as distributions and DKMS install modules
+ * (.ko.xz, .ko.zst, .ko.gz: Debian's) is decompressed by the kernel. 0, or
+ * the errno it failed with (ENOENT without $ASHMEM_KO).
+ */
+static inline int load_module_file(void)
+{
+	const char *ko = getenv("ASHMEM_KO");
+	const char *dot = ko ? strrchr(ko, '.') : NULL;
+	int flags = 0, fd, err = 0;
+
+	if (!ko)
+		return ENOENT;
+	if (dot && (!strcmp(dot, ".xz") || !strcmp(dot, ".zst") || !strcmp(dot, ".gz")))
+		flags = MODULE_INIT_COMPRESSED_FILE;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (syscall(SYS_finit_module, fd, "", flags) != 0)
+		err = errno;
+	close(fd);
+	return err;
 }
 
 /*
@@ -585,8 +615,13 @@ static inline char *page_before_hole(void)
 #include <dirent.h>
 #include <sys/stat.h>
 
-/* Most one-page ranges one region can hold: pin offsets are 32-bit. */
-#define MAX_RANGES_PER_REGION	((1UL << 19) - 1)
+/*
+ * Most one-page ranges one region can hold: pin offsets and lengths are
+ * 32-bit, so a range ends at 2^32 - page at most, and a region whose every
+ * other page is unpinned holds 2^31 / page ranges (2^19 with 4 KiB pages),
+ * in 2^32 / page - 1 pages.
+ */
+#define MAX_RANGES_PER_REGION	((unsigned long)((1ULL << 31) / page_size()))
 
 static inline int pin_ioctl(int fd, unsigned long cmd, size_t offset, size_t len)
 {

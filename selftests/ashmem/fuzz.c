@@ -125,6 +125,32 @@ static int g_trace;			/* print every operation to stderr */
 int g_exec_ok;			/* /dev is not noexec */
 int g_threads;			/* threads mode: fork needs g_forklock */
 int g_many;			/* many-ranges mode: big regions, scatters */
+uint32_t fuzz_page_size;		/* the kernel's: 4096, or 16384 on arm64-16k */
+
+unsigned int g_prot_arch;	/* extra prot bits the kernel accepts (fuzz/fuzz.h) */
+
+__attribute__((constructor)) static void fuzz_page_size_init(void)
+{
+	/*
+	 * 0x10 is arm64's PROT_BTI; 0x20 (PROT_MTE) needs a mapping that allows
+	 * tags, which a region's is not (its file at mmap is the device's), and
+	 * 0x40 is nothing anywhere.
+	 */
+	static const unsigned int probe[] = { 0x10 };
+	size_t i;
+
+	fuzz_page_size = (uint32_t)page_size();
+	for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+		/* mprotect() checks prot bits; mmap() ignores unknown ones on x86. */
+		void *p = mmap(NULL, fuzz_page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			continue;
+		if (!mprotect(p, fuzz_page_size, PROT_READ | probe[i]))
+			g_prot_arch |= probe[i];
+		munmap(p, fuzz_page_size);
+	}
+}
 static volatile int *g_stop;		/* any worker failed */
 pthread_rwlock_t g_forklock;
 static __thread struct worker *t_worker;
@@ -471,6 +497,7 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	if (geteuid() != 0)
 		SKIP(return, "needs root (PURGE_ALL_CACHES)");
 	ASSERT_EQ(PG, page_size());
+	TH_LOG("page size %u, extra prot bits the kernel accepts %#x", PG, g_prot_arch);
 	g_exec_ok = !dev_is_noexec();
 	/* The oracle assumes PROT_READ does not bring PROT_EXEC along. */
 	personality(personality(0xffffffff) & ~READ_IMPLIES_EXEC);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "ashmem_uapi.h"
+#include "ashmem_test.h"
 
 static int unload_module(void)
 {
@@ -26,17 +26,7 @@ static int unload_module(void)
 
 static int load_module(void)
 {
-	const char *path = getenv("ASHMEM_KO");
-	int fd, ret;
-
-	if (!path)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = syscall(SYS_finit_module, fd, "", 0);
-	close(fd);
-	return ret;
+	return load_module_file() ? -1 : 0;
 }
 
 static int module_refcount(void)

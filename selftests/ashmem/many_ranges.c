@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,7 +100,7 @@ static void make_regions(struct __test_metadata *_metadata, FIXTURE_DATA(many) *
 	int i;
 
 	for (i = 0; i < self->nregions; i++) {
-		self->fds[i] = region_with_file("many-ranges", 2 * self->per_region[i] * pg);
+		self->fds[i] = region_with_file("many-ranges", (2 * self->per_region[i] - 1) * pg);
 		ASSERT_LE(0, self->fds[i]) {
 			TH_LOG("region %d with its backing file: %s", i, strerror(errno));
 		}
@@ -196,14 +197,178 @@ TEST_F_TIMEOUT(many, purge_all_caches_of_a_million_ranges_without_a_stall, 7200)
 		EXPECT_EQ(0, unpin_range(self->fds[i], 0, 0));
 	TH_LOG("UNPIN of each whole region over its purged ranges: %.1f s", now_s() - t0);
 	t0 = now_s();
-	/* The odd pages, unpinned just now, are purged too. */
-	EXPECT_EQ((int)self->ranges, purge_all_caches(self->fds[0]));
+	/* The odd pages, unpinned just now, are purged too: one fewer than even ones a region. */
+	EXPECT_EQ((int)(self->ranges - self->nregions), purge_all_caches(self->fds[0]));
 	TH_LOG("PURGE_ALL_CACHES again: %.1f s", now_s() - t0);
 	for (i = 0; i < self->nregions; i++) {
 		EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fds[i], 0, 0));
 		EXPECT_EQ(0, fdinfo_number(self->fds[i], "purged"));
 		EXPECT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fds[i], pg, pg));
 	}
+}
+
+/*
+ * The largest pool one call needs. A region of 2^32 / page - 1 pages (the
+ * most a 32-bit pin offset reaches) with every other page unpinned holds
+ * MAX_RANGES_PER_REGION one-page ranges (2^19 with 4 KiB pages); once they
+ * are purged, one UNPIN over the whole region makes a range between each two
+ * purged ones, and needs that many tree nodes and LRU entries at once. Their
+ * arrays were kmalloc'd: 2^19 + 1 pointers, 4 MiB + 8 bytes, an order-11
+ * request beyond the page allocator's largest, which it refuses with a
+ * WARNING (a panic with panic_on_warn), and the UNPIN failed with ENOMEM.
+ *
+ * All of it as an unprivileged user: uid 1000 in a cgroup delegated to it,
+ * the purge through memory.reclaim of its own cgroup, as any user with a
+ * delegated subtree (a systemd user session) can do. The 32-bit program takes
+ * the same path with DELEGATED_RANGES_32 ranges. ASHMEM_MOST_RANGES=N makes
+ * N ranges instead (at most the maximum): fewer show the same path, but only
+ * the maximum reaches the order-11 request.
+ */
+#define DELEGATED_CGROUP	CGROUP2_ROOT "/ashmem-selftest-delegated"
+#define DELEGATED_WORK		DELEGATED_CGROUP "/work"
+#define DELEGATED_RANGES_32	8192UL
+
+/* Reports of a kernel in trouble (a WARNING, an allocation failure's dump). */
+static const char *const kernel_reports[] = {
+	"WARNING:", "BUG:", "page allocation failure", "Call Trace:", "Oops",
+};
+
+/* 1 when a record logged on fd since it was opened is a kernel report (copied to line). */
+static int kmsg_report_found(int fd, char *line, size_t len)
+{
+	char rec[2048];
+	ssize_t n;
+	size_t i;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			return 0;
+		rec[n] = '\0';
+		for (i = 0; i < sizeof(kernel_reports) / sizeof(kernel_reports[0]); i++)
+			if (strstr(rec, kernel_reports[i])) {
+				copy_str(line, len, strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+				line[strcspn(line, "\n")] = '\0';
+				return 1;
+			}
+	}
+}
+
+/* chown the cgroup dir and the files a delegation hands over to uid. */
+static int delegate_cgroup(const char *dir, uid_t uid)
+{
+	static const char *const files[] = {
+		"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control",
+	};
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, files[i]);
+		if (chown(path, uid, uid))
+			return -1;
+	}
+	return 0;
+}
+
+FIXTURE(delegated)
+{
+	struct child_cgroup cg;
+};
+
+FIXTURE_SETUP(delegated)
+{
+	const char *step;
+	int err;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root (to delegate a cgroup to uid 1000)");
+	if (!cgroup2_has_memory())
+		SKIP(return, "no cgroup v2 with the memory controller at %s", CGROUP2_ROOT);
+	rmdir(DELEGATED_WORK);
+	err = child_cgroup_make(&self->cg, DELEGATED_CGROUP, &step);
+	ASSERT_EQ(0, err) {
+		TH_LOG("%s %s: %s", step, DELEGATED_CGROUP, strerror(err));
+	}
+	ASSERT_EQ(0, delegate_cgroup(DELEGATED_CGROUP, 1000));
+}
+
+FIXTURE_TEARDOWN_PARENT(delegated)
+{
+	cgroup_remove(DELEGATED_WORK);
+	if (child_cgroup_remove(&self->cg, DELEGATED_CGROUP)) {
+		TH_LOG("rmdir %s: %s", DELEGATED_CGROUP, strerror(errno));
+		_metadata->exit_code = KSFT_FAIL;
+	}
+}
+
+TEST_F_TIMEOUT(delegated, unpin_over_the_most_purged_ranges_a_region_holds_succeeds_without_a_warning,
+	       7200)
+{
+	size_t pg = page_size(), n, i;
+	char line[1024], val[64];
+	int fd, kmsg, tries;
+	double t0;
+
+	n = sizeof(long) == 8 ? MAX_RANGES_PER_REGION : DELEGATED_RANGES_32;
+	if (getenv("ASHMEM_MOST_RANGES"))
+		n = strtoul(getenv("ASHMEM_MOST_RANGES"), NULL, 0);
+	ASSERT_LT(0, n);
+	ASSERT_GE(MAX_RANGES_PER_REGION, n);
+	kmsg = kmsg_from_now();
+	ASSERT_LE(0, kmsg);
+	/* Root puts the test into the delegated cgroup; the user does the rest. */
+	ASSERT_EQ(0, cgroup_enter(DELEGATED_CGROUP, 0));
+	ASSERT_EQ(0, become_uid(1000));
+	ASSERT_EQ(0, mkdir(DELEGATED_WORK, 0755));
+	ASSERT_EQ(0, cgroup_enter(DELEGATED_WORK, 0));
+	ASSERT_EQ(0, write_text(DELEGATED_CGROUP "/cgroup.subtree_control", "+memory")) {
+		TH_LOG("uid 1000 enabling memory in its delegated cgroup: %s", strerror(errno));
+	}
+
+	fd = region_with_file("most-ranges", (2 * n - 1) * pg);
+	ASSERT_LE(0, fd);
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, unpin_range(fd, 2 * i * pg, pg)) {
+			TH_LOG("range %zu: %s", i, strerror(errno));
+		}
+	TH_LOG("%zu one-page ranges unpinned in %.1f s", n, now_s() - t0);
+
+	/* The user's own reclaim purges them (it may report EAGAIN: purged pages are no LRU pages). */
+	t0 = now_s();
+	for (tries = 0; tries < 20; tries++) {
+		if (write_text(DELEGATED_WORK "/memory.reclaim", "1G") && errno != EAGAIN)
+			ASSERT_EQ(0, errno) {
+				TH_LOG("uid 1000 writing its memory.reclaim: %s", strerror(errno));
+			}
+		ASSERT_EQ(0, fdinfo_value(fd, "purged", val, sizeof(val)));
+		if (strtoull(val, NULL, 10) == n)
+			break;
+	}
+	TH_LOG("memory.reclaim purged %s of %zu ranges in %.1f s (%d writes)", val, n,
+	       now_s() - t0, tries + 1);
+	ASSERT_EQ(n, strtoull(val, NULL, 10));
+
+	/* One UNPIN over the whole region: a range between each two purged ones. */
+	t0 = now_s();
+	EXPECT_EQ(0, unpin_range(fd, 0, 0)) {
+		TH_LOG("UNPIN over %zu purged ranges: %s", n, strerror(errno));
+	}
+	TH_LOG("UNPIN over %zu purged ranges: %.1f s", n, now_s() - t0);
+	ASSERT_EQ(0, fdinfo_value(fd, "unpinned", val, sizeof(val)));
+	EXPECT_EQ(n - 1, strtoull(val, NULL, 10));
+	ASSERT_EQ(0, fdinfo_value(fd, "purged", val, sizeof(val)));
+	EXPECT_EQ(n, strtoull(val, NULL, 10));
+	EXPECT_EQ(0, kmsg_report_found(kmsg, line, sizeof(line))) {
+		TH_LOG("the kernel reported: %s", line);
+	}
+	t0 = now_s();
+	close(fd);
+	TH_LOG("close: %.1f s", now_s() - t0);
+	close(kmsg);
 }
 
 TEST_HARNESS_MAIN

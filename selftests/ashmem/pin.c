@@ -136,6 +136,59 @@ TEST_F(region, misaligned_len_is_einval)
 	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, 0));
 }
 
+/*
+ * Pages are the kernel's, not 4096 bytes: arm64 kernels have 16K (Debian's
+ * arm64-16k, Apple silicon) or 64K pages, and Android has 16K-page devices.
+ * A caller that assumes 4096 gets EINVAL, the ABI's answer for a misaligned
+ * range, and nothing changes: never a silently rounded or partial range.
+ */
+#define SIZE_4K 4096
+
+TEST_F(region, offset_aligned_to_4096_but_not_to_the_page_size_is_einval)
+{
+	size_t pg = self->pg;
+
+	if (pg == SIZE_4K)
+		SKIP(return, "the page size is 4096: every 4096-aligned offset is page-aligned");
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(self->fd, SIZE_4K, pg)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(self->fd, pg + SIZE_4K, 0)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(pin(self->fd, pg - SIZE_4K, pg)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(pin_status(self->fd, 2 * pg + SIZE_4K, pg)));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, 0));
+}
+
+TEST_F(region, len_of_4096_bytes_on_larger_pages_is_einval_and_unpins_nothing)
+{
+	size_t pg = self->pg;
+
+	if (pg == SIZE_4K)
+		SKIP(return, "the page size is 4096: a 4096-byte length is one whole page");
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(self->fd, 0, SIZE_4K)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(self->fd, pg, pg - SIZE_4K)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(self->fd, pg, pg + SIZE_4K)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(pin_status(self->fd, pg, SIZE_4K)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(pin(self->fd, 0, SIZE_4K)));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, 0));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, pg));
+}
+
+TEST_F(region, pin_status_answers_for_whole_pages_of_the_kernels_size)
+{
+	size_t pg = self->pg;
+
+	ASSERT_EQ(0, unpin(self->fd, pg, pg));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, pg));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(self->fd, pg, pg));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 2 * pg, pg));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 2 * pg, 0));
+	/* Ranges across the unpinned page, from either side. */
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(self->fd, 0, 2 * pg));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(self->fd, pg, 2 * pg));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(self->fd, 0, 3 * pg));
+	EXPECT_LE(0, pin(self->fd, pg, pg));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(self->fd, 0, 0));
+}
+
 TEST_F(region, offset_plus_len_overflowing_32_bits_is_einval)
 {
 	size_t offset = 0xffffffffUL & ~(self->pg - 1);
@@ -166,6 +219,27 @@ TEST(unaligned_size_is_rounded_up_to_whole_pages)
 	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(fd, 2 * pg, 0));
 	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(fd, 3 * pg, pg)));
 	munmap(p, 3 * pg);
+	close(fd);
+}
+
+/* 5000 bytes: two pages of 4096 bytes, one of 16384 (a size from a 4K world). */
+TEST(size_of_5000_bytes_is_whole_pages_of_the_kernels_size)
+{
+	size_t pg = page_size(), pages = (5000 + pg - 1) / pg;
+	int fd;
+	void *p;
+
+	TH_LOG("page size %zu: 5000 bytes are %zu pages", pg, pages);
+	p = region_new_mapped(NULL, 5000, pages * pg, PROT_READ | PROT_WRITE, &fd);
+	ASSERT_MAPPED(p);
+	EXPECT_EQ(EINVAL, mmap_errno(fd, (pages + 1) * pg, PROT_READ | PROT_WRITE, MAP_SHARED));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(fd, pages * pg, pg)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin(fd, 0, (pages + 1) * pg)));
+	EXPECT_EQ(0, unpin(fd, 0, pages * pg));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, pin_status(fd, (pages - 1) * pg, pg));
+	EXPECT_LE(0, pin(fd, 0, 0));
+	EXPECT_EQ(ASHMEM_IS_PINNED, pin_status(fd, 0, pages * pg));
+	munmap(p, pages * pg);
 	close(fd);
 }
 

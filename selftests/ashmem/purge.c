@@ -115,6 +115,44 @@ TEST_F(region, purge_all_caches_from_any_region_purges_every_region)
 	close(fd);
 }
 
+/*
+ * Counts are in pages of the kernel's size: 5000 bytes are one page on a
+ * 16K kernel, two on a 4K one; an unpin that assumes 4096-byte pages on a
+ * kernel with larger ones is EINVAL and puts nothing on the LRU.
+ */
+TEST(purge_all_caches_counts_pages_of_the_kernels_size)
+{
+	size_t pg = page_size(), pages = (5000 + pg - 1) / pg;
+	unsigned char *p;
+	int fd;
+
+	if (geteuid() != 0)
+		SKIP(return, "PURGE_ALL_CACHES needs root");
+	p = region_new_mapped("purge-5000", 5000, pages * pg, PROT_READ | PROT_WRITE, &fd);
+	ASSERT_MAPPED(p);
+	fill_pattern(p, pages * pg, 3);
+	ASSERT_LE(0, purge_all_caches(fd));
+	ASSERT_EQ(0, unpin_range(fd, 0, 0));
+	EXPECT_EQ((int)pages, purge_all_caches(fd)) {
+		TH_LOG("page size %zu: 5000 bytes are %zu pages", pg, pages);
+	}
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, 0, 0));
+	EXPECT_TRUE(all_bytes_are(p, pages * pg, 0));
+	munmap(p, pages * pg);
+	close(fd);
+}
+
+TEST_F(region, an_unpin_of_4096_bytes_on_larger_pages_puts_nothing_on_the_lru)
+{
+	if (self->pg == 4096)
+		SKIP(return, "the page size is 4096: a 4096-byte unpin is one whole page");
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, 0, 4096)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, 4096, self->pg)));
+	EXPECT_EQ(EINVAL, ERRNO_OF(unpin_range(self->fd, self->pg, self->pg - 4096)));
+	EXPECT_EQ(0, purge_all_caches(self->fd));
+	EXPECT_TRUE(MAP_PAGES_ARE(0, PAGES, PAGE_STAMPED));
+}
+
 /* What a purge leaves behind */
 
 TEST_F(region, pin_of_a_purged_range_reports_was_purged)
@@ -580,10 +618,14 @@ TEST_F(memcg, shrinker_count_puts_ranges_under_the_cgroup_that_made_them)
 }
 
 /*
- * The region's pages are charged to the cgroup of the task that filled them,
- * its creator: its ranges are listed there whoever unpins or splits them.
+ * A range is listed under the cgroup of the task whose UNPIN made it (which
+ * paid for its LRU entry), whoever created the region; a PIN that splits a
+ * range leaves the left part where it was and lists the right part, a new
+ * entry, under the cgroup of the task that split it. Each cgroup's scan
+ * reaches its own. (Ranges were listed under the region's creator, whoever
+ * unpinned them: see docs/design.md, "Who pays".)
  */
-TEST_F(memcg, ranges_are_listed_under_the_creator_cgroup_whoever_unpins_them)
+TEST_F(memcg, ranges_are_listed_under_the_cgroup_that_unpins_them)
 {
 	char dir[512];
 
@@ -592,22 +634,27 @@ TEST_F(memcg, ranges_are_listed_under_the_creator_cgroup_whoever_unpins_them)
 	ASSERT_NE(0, self->child_ino);
 	self->pg = page_size();
 	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
-	self->map = region_new_stamped("purge-creator", PAGES, SEED, &self->fd);
+	self->map = region_new_stamped("purge-unpinner", PAGES, SEED, &self->fd);
 	ASSERT_MAPPED(self->map);
 	ASSERT_LE(0, purge_all_caches(self->fd));
 	ASSERT_EQ(0, cgroup_enter(self->home, 0));
 
-	/* Unpinned from the home cgroup. */
+	/* Unpinned from the home cgroup: listed there, not under the creator's. */
 	ASSERT_EQ(0, unpin_range(self->fd, 0, 6 * self->pg));
-	EXPECT_EQ(6, shrinker_count(dir, self->child_ino, NULL));
-	EXPECT_EQ(0, shrinker_count(dir, self->home_ino, NULL));
-	/* Split from the home cgroup: both parts stay with the creator. */
+	EXPECT_EQ(6, shrinker_count(dir, self->home_ino, NULL));
+	EXPECT_EQ(0, shrinker_count(dir, self->child_ino, NULL));
+	/* Split from the child: the right part is the child's. */
+	ASSERT_EQ(0, cgroup_enter(CHILD_CGROUP, 0));
 	ASSERT_EQ(ASHMEM_NOT_PURGED, pin_range(self->fd, 2 * self->pg, self->pg));
-	EXPECT_EQ(5, shrinker_count(dir, self->child_ino, NULL));
-	EXPECT_EQ(0, shrinker_count(dir, self->home_ino, NULL));
-	/* A scan of the creator's cgroup reaches them. */
+	ASSERT_EQ(0, cgroup_enter(self->home, 0));
+	EXPECT_EQ(2, shrinker_count(dir, self->home_ino, NULL));
+	EXPECT_EQ(3, shrinker_count(dir, self->child_ino, NULL));
+	/* Each cgroup's scan reaches its own. */
 	ASSERT_EQ(0, shrinker_scan(dir, self->child_ino, 0, 1024));
-	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fd, 0, 6 * self->pg));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fd, 3 * self->pg, 3 * self->pg));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, range_pin_status(self->fd, 0, 2 * self->pg));
+	ASSERT_EQ(0, shrinker_scan(dir, self->home_ino, 0, 1024));
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(self->fd, 0, 2 * self->pg));
 }
 
 TEST_F(memcg, shrinker_scan_of_another_cgroup_leaves_the_ranges_alone)

@@ -308,7 +308,8 @@ TEST(reopen_through_proc_fd_is_a_new_empty_region)
 TEST(fdinfo_shows_size_and_name)
 {
 	char val[ASHMEM_NAME_LEN + 16];
-	size_t pg = page_size();
+	/* 4097 bytes: two pages of 4096, one of 16384; mapped whole. */
+	size_t pg = page_size(), len = (4097 + pg - 1) / pg * pg;
 	int fd = region_new("info-name", 4097);
 	void *p;
 
@@ -318,13 +319,13 @@ TEST(fdinfo_shows_size_and_name)
 	ASSERT_EQ(0, fdinfo_value(fd, "name", val, sizeof(val)));
 	EXPECT_STREQ("info-name", val);
 	/* Still there once mapped. */
-	p = map_shared(fd, 2 * pg, PROT_READ);
+	p = map_shared(fd, len, PROT_READ);
 	ASSERT_MAPPED(p);
 	ASSERT_EQ(0, fdinfo_value(fd, "size", val, sizeof(val)));
 	EXPECT_STREQ("4097", val);
 	ASSERT_EQ(0, fdinfo_value(fd, "name", val, sizeof(val)));
 	EXPECT_STREQ("info-name", val);
-	munmap(p, 2 * pg);
+	munmap(p, len);
 	close(fd);
 }
 

@@ -24,7 +24,10 @@
  * argument area must hold the longest package name (DIR long enough: 34
  * bytes of arguments do).
  *
- * Pages are 4 KiB on x86-64; the sizes below are in pages of that size.
+ * Sizes are counts of the kernel's pages, written (and named) below as the
+ * KiB they are with 4 KiB pages, x86-64's: on a kernel with 16 KiB pages
+ * (arm64-16k) "alpha-64k" is 16 pages too, 256 KiB. KiB is that unit, a
+ * quarter of the page size.
  *   diag-alpha   "alpha-64k"    64 KiB, mapped, pages 0, 3, 7, 15 written, fd kept
  *                "alpha-128k"  128 KiB, mapped, all 32 pages written, fd closed
  *                "alpha-fdonly" 256 KiB, never mapped, its fd and a dup() of it
@@ -55,7 +58,8 @@
 
 #include "../ashmem/ashmem_uapi.h"
 
-#define KiB 1024
+/* A quarter of the kernel's page size: 1024 with 4 KiB pages (set in main). */
+static size_t KiB;
 #define MAX_ROLES 6
 #define LEAK_MAX 2000
 #define COMM_MAX 15	/* TASK_COMM_LEN - 1 */
@@ -281,6 +285,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	FILE *f;
 
+	KiB = (size_t)sysconf(_SC_PAGESIZE) / 4;
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DIR [alpha|beta|stable|leaker|blank|zleader]...\n",
 			argv[0]);

@@ -40,18 +40,7 @@ static int unload(void)
 /* finit_module(2) of $ASHMEM_KO: 0, or the errno it failed with. */
 static int load(void)
 {
-	const char *ko = getenv("ASHMEM_KO");
-	int fd, err = 0;
-
-	if (!ko)
-		return ENOENT;
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	if (syscall(SYS_finit_module, fd, "", 0) != 0)
-		err = errno;
-	close(fd);
-	return err;
+	return load_module_file();
 }
 
 static int device_present(void)

@@ -30,7 +30,9 @@
 
 /* ---- sizes and limits ---- */
 
-#define PG			4096u
+/* The kernel's page size (fuzz.c sets it from sysconf() before main). */
+extern uint32_t fuzz_page_size;
+#define PG			fuzz_page_size
 #define WORDS			(PG / 4)
 #define MAX_REGIONS		6	/* open regions per worker */
 #define MAX_FDS			3	/* fds per region (the first and dups) */
@@ -40,7 +42,7 @@
 #define BIG_MAP_PAGES		4096	/* longest mapping made at all (never touched) */
 #define MANY_REGION_PAGES	65536	/* many-ranges mode: largest region size drawn */
 #define SCATTER_PAGES		4096	/* many-ranges mode: longest span of a scatter */
-#define PIN_PAGES_MAX		0xfffffULL	/* pages a 32-bit pin offset reaches */
+#define PIN_PAGES_MAX		(0xffffffffULL / PG)	/* pages a 32-bit pin offset reaches */
 #define RBUF_SIZE		(4 * PG)
 #define DESC_LEN		240
 #define HIST			6
@@ -48,6 +50,12 @@
 #define MB_ENTRIES		64
 
 #define IS64			(sizeof(long) == 8)
+/*
+ * prot bits beyond PROT_READ|WRITE|EXEC|SEM the kernel accepts for any
+ * mapping: arm64's PROT_BTI (0x10) where the CPU has BTI, also for 32-bit
+ * processes; none on x86-64. fuzz.c probes them once.
+ */
+extern unsigned int g_prot_arch;
 #ifndef PROT_SEM
 #define PROT_SEM		0x8	/* asm-generic/mman-common.h */
 #endif
@@ -56,6 +64,8 @@
 
 /* Pointers that no mapping can cover. */
 #define PTR_LOW			0x1000UL	/* below mmap_min_addr */
+/* A page-aligned address nothing maps (no mapping is ever placed that low). */
+#define PAGE_LOW		((void *)(uintptr_t)PG)
 #if __SIZEOF_LONG__ == 8
 #define PTR_KERNEL		0xffff888000000000UL
 #define PTR_NONCANON		0x8000000000000000UL

@@ -129,7 +129,7 @@ static void do_set_size(struct worker *w, struct region *rg, size_t size)
 
 static size_t random_size(struct worker *w)
 {
-	static const unsigned long long big[] = {
+	const unsigned long long big[] = {
 		(unsigned long long)BIG_MAP_PAGES * PG, 1ULL << 30, 0x80001000ULL,
 		0xfffff000ULL, 0xffffffffULL, 0x100000000ULL, 0x100001000ULL,
 		1ULL << 40, (MAX_FILE_SIZE + 1) & ~(PG - 1ULL), MAX_FILE_SIZE & ~(PG - 1ULL),
@@ -161,15 +161,22 @@ static void op_get_size(struct worker *w, struct region *rg)
 	/*
 	 * The ioctl syscall returns an int: the size's low 32 bits, sign-extended
 	 * (as with every ashmem driver); and those that look like an errno come
-	 * back as one.
+	 * back as one. 32-bit ARM's C library takes -4096 for one too (its
+	 * syscall stubs test r0 >= -4096): there a size whose low 32 bits are
+	 * 0xfffff000 reads as errno 4096.
 	 */
 	long r, want = (int)rg->size;
 	int err;
+#ifdef __arm__
+	const long lowest_errno = -4096;
+#else
+	const long lowest_errno = -4095;
+#endif
 
 	begin_op(w, "GET_SIZE r%u", rg->id);
 	r = sys_ioctl(pick_fd(w, rg), ASHMEM_GET_SIZE, rnd(&w->rng));
 	err = errno;
-	if (want < 0 && want >= -4095) {
+	if (want < 0 && want >= lowest_errno) {
 		if (r != -1 || err != -want)
 			fail(w, "returned %ld (%s), expected -1 with errno %ld", r,
 			     errname(r < 0 ? err : 0), -want);
@@ -388,9 +395,11 @@ static void pin_args(struct worker *w, struct region *rg, uint32_t *off, uint32_
 		*off = s * PG;
 		*len = (ap - s + 1 + below(&w->rng, 3)) * PG;
 	} else if (c < 87) {
-		static const uint32_t ov[][2] = {
-			{ 0xfffff000u, 0x2000 }, { 0x80000000u, 0x80000000u },
-			{ PG, 0xfffff000u }, { 0xfffff000u, 0 }, { 0xfffff000u, PG },
+		/* Ranges whose end overflows 32 bits, or ends right at 2^32. */
+		const uint32_t top = 0u - PG;	/* the last page a 32-bit offset reaches */
+		const uint32_t ov[][2] = {
+			{ top, 2 * PG }, { 0x80000000u, 0x80000000u },
+			{ PG, top }, { top, 0 }, { top, PG },
 		};
 		unsigned int k = below(&w->rng, sizeof(ov) / sizeof(ov[0]));
 
@@ -801,8 +810,10 @@ static void op_mmap(struct worker *w, struct region *rg)
 		flags |= MAP_HUGETLB;
 	if (chance(&w->rng, 2))
 		flags |= MAP_GROWSDOWN;
+#ifdef MAP_32BIT	/* x86-64 only */
 	if (IS64 && chance(&w->rng, 3))
 		flags |= MAP_32BIT;
+#endif
 	/* length */
 	c = below(&w->rng, 100);
 	if (c < 68) {
@@ -882,7 +893,7 @@ static void op_munmap(struct worker *w, struct mapping *m)
 		else if (h == 1)
 			r = munmap(m->addr, 0);
 		else
-			r = munmap((void *)PTR_LOW, PG);
+			r = munmap(PAGE_LOW, PG);
 		err = errno;
 		expect(w, r, err, h == 2 ? 0 : EINVAL, -1);
 		return;
@@ -929,7 +940,7 @@ static void op_mprotect(struct worker *w, struct mapping *m)
 		return;
 	if (c < 3) {
 		begin_op(w, "mprotect of nothing");
-		r = mprotect((void *)PTR_LOW, PG, PROT_READ);
+		r = mprotect(PAGE_LOW, PG, PROT_READ);
 		err = errno;
 		expect(w, r, err, ENOMEM, -1);
 		return;
@@ -958,7 +969,7 @@ static void op_mprotect(struct worker *w, struct mapping *m)
 	}
 	r = mprotect(m->addr + i * PG, (j - i) * PG, prot);
 	err = errno;
-	want = prot & ~(PROT_RWX | PROT_SEM) ? EINVAL : prot & PROT_RWX & ~m->maymask ? EACCES : 0;
+	want = prot & ~(PROT_RWX | PROT_SEM | g_prot_arch) ? EINVAL : prot & PROT_RWX & ~m->maymask ? EACCES : 0;
 	if (!expect(w, r, err, want, -1) || r)
 		return;
 	for (k = i; k < j; k++)

@@ -1,0 +1,49 @@
+# Sourced by the scripts that boot a test guest (harness/guest-run.sh,
+# harness/efi-guest-run.sh): what a finished guest run is judged by.
+#   guest_splat        ERE of a kernel report in a console log (WARNING, BUG,
+#                      Oops, lockdep, KASAN, hung task, stall, ...)
+#   guest_results STATUS TIMEOUT CONSOLE RESULTS LOGDIR [JOB]
+#                      after QEMU ended with STATUS (124/137: killed after
+#                      TIMEOUT seconds): print the job's output (RESULTS, the
+#                      second serial port, without its "# guest-exit: N"
+#                      line), write LOGDIR/splats (the console's report lines,
+#                      empty when none) and return 1, saying why on stderr,
+#                      when the guest was killed, the job never reported its
+#                      exit status or reported one other than 0, or the
+#                      console shows a report. JOB=none: the run had no job
+#                      (nothing is expected on RESULTS).
+# shellcheck shell=bash
+guest_splat='(WARNING:|BUG:|Oops|general protection fault|Kernel panic|kernel BUG|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|INFO: task .* blocked|unreferenced object|UBSAN:|KASAN:|KFENCE:|rcu_sched self-detected stall|soft lockup|hard LOCKUP)'
+
+guest_results() {
+	local status=$1 timeout_s=$2 console=$3 results=$4 logdir=$5 job=${6:-} fail=0 exit_line
+	# The serial line discipline turns \n into \r\n.
+	sed -i 's/\r$//' "$results" "$console"
+	grep -av '^# guest-exit:' "$results" || true
+	if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+		echo "guest-run: guest did not finish within ${timeout_s}s (killed); console log: $console" >&2
+		fail=1
+	fi
+	if [ "$job" != none ]; then
+		exit_line=$(grep -a '^# guest-exit:' "$results" | tail -n 1 || true)
+		if [ -z "$exit_line" ]; then
+			echo "guest-run: the guest job never reported its exit status; console log follows" >&2
+			tail -n 50 "$console" >&2
+			fail=1
+		elif [ "${exit_line##*: }" != 0 ]; then
+			echo "guest-run: guest job exited with status ${exit_line##*: }" >&2
+			fail=1
+		fi
+	elif [ "$status" != 0 ]; then
+		echo "guest-run: the guest ended with status $status; console log: $console" >&2
+		fail=1
+	fi
+	# Any kernel splat fails the run, whatever the tests said.
+	grep -aE "$guest_splat" "$console" >"$logdir/splats" || true
+	if [ -s "$logdir/splats" ]; then
+		echo "guest-run: kernel splat in the guest log:" >&2
+		grep -aE -B2 -A20 "$guest_splat" "$console" | head -n 80 >&2
+		fail=1
+	fi
+	return "$fail"
+}
