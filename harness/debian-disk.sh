@@ -141,13 +141,13 @@ unshare --mount --propagation private -- /bin/sh -euc '
 		mods=$job_root/disk/modules n=0
 		for ko in $(chroot "$root" modprobe -a -S "$release" --show-depends virtio_blk ext4 | awk "\$1 == \"insmod\" { print \$2 }"); do
 			n=$((n + 1))
-			name=$(printf "%02d-%s" "$n" "$(basename "${ko%.*}")")
+			name=$(printf "%02d-%s" "$n" "$(basename "$ko" | sed -E "s/\.(xz|zst)$//")")
 			case "$ko" in
-			*.xz) xz -dc "$root$ko" >"$mods/$name.ko" ;;
-			*.zst) zstd -qdc "$root$ko" >"$mods/$name.ko" ;;
-			*) cp "$root$ko" "$mods/$name.ko" ;;
+			*.xz) xz -dc "$root$ko" >"$mods/$name" ;;
+			*.zst) zstd -qdc "$root$ko" >"$mods/$name" ;;
+			*) cp "$root$ko" "$mods/$name" ;;
 			esac
-			echo "$name.ko" >>"$mods/order"
+			echo "$name" >>"$mods/order"
 		done
 		[ -s "$mods/order" ] || { echo "debian-disk: no virtio_blk and ext4 modules in the root" >&2; exit 1; }
 	fi

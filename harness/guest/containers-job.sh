@@ -11,6 +11,7 @@
 #   app.tar                  a root with cutils-64, cutils-32, region_holder
 #   waydroid_host.py, waydroid_lxc.py   Waydroid's own code, driven
 #   versions                 "OLD NEW": the installed and the upgrade's version
+#   upgrade                  present: boot 1 ends with the apt upgrade
 #
 # Waydroid's container root (/var/lib/waydroid/rootfs) runs the
 # Android-open-sequence program as /mode says. The local apt repository
@@ -158,6 +159,7 @@ if [ "$boot" = 1 ]; then
 	check readme_recipe_with_podman_64_bit readme_recipe /cutils-64
 	check readme_recipe_with_podman_32_bit readme_recipe /cutils-32
 
+	[ -f $T/upgrade ] || { podman rm -a -f -t 0 >/dev/null 2>&1; exit $rc; }
 	echo "# containers: apt upgrade of ashmem-linux-dkms $old_version to $new_version while a container holds mapped, pinned and unpinned regions"
 	plan 11
 	check the_old_module_is_loaded sh -c "grep '^ashmem_linux ' /proc/modules && [ \"\$(cat /sys/module/ashmem_linux/version)\" = '$old_version' ] && dkms status"
@@ -200,6 +202,9 @@ if [ "$boot" = 1 ]; then
 	check the_new_module_passes_readme_recipe readme_recipe /cutils-64
 	modprobe -r ashmem_linux
 else
+	# The version a boot loads: the upgrade's, when boot 1 upgraded.
+	boot_version=$old_version
+	[ ! -f $T/upgrade ] || boot_version=$new_version
 	echo "# containers: boot 2, a new boot: Waydroid's container again"
 	plan 3
 	check the_boot_id_changed sh -c "echo boot 1: \$(cat $T/boot-1-id), boot 2: $boot_id; [ \"\$(cat $T/boot-1-id)\" != '$boot_id' ]"
@@ -207,15 +212,19 @@ else
 	# What a booting host does with the package's modules-load.d entry.
 	modules_load() {
 		/usr/lib/systemd/systemd-modules-load && cat /usr/lib/modules-load.d/ashmem_linux.conf && loaded &&
-			echo "loaded: $(loaded_version)" && [ "$(loaded_version)" = "$new_version" ]
+			echo "loaded: $(loaded_version)" && [ "$(loaded_version)" = "$boot_version" ]
 	}
-	check systemd_modules_load_loads_the_upgraded_module_at_boot modules_load
+	check systemd_modules_load_loads_the_installed_module_at_boot modules_load
 	echo "# containers: lxc-start before the helper ran this boot (the entry names the last boot's id): Android 16's open fails"
 	waydroid_lxc expect-no-device
 	echo "# containers: waydroid-ashmem-entry after the reboot replaces the entry"
 	run_helper
-	echo "# containers: lxc-start with this boot's entry: the program passes, on the upgraded module"
+	echo "# containers: lxc-start with this boot's entry: the program passes (module $boot_version)"
 	waydroid_lxc full
+	echo "# containers: README's redroid recipe with podman after the reboot (a new container, this boot's id): $(cat $T/readme-devices)"
+	plan 2
+	check readme_recipe_after_the_reboot_64_bit readme_recipe /cutils-64
+	check readme_recipe_after_the_reboot_32_bit readme_recipe /cutils-32
 fi
 podman rm -a -f -t 0 >/dev/null 2>&1
 exit $rc
