@@ -95,7 +95,12 @@ boot() { # boot ACCEL TIMEOUT
 	[ "$qemu" = qemu-system-x86_64 ] || cpu=(-cpu max,pauth-impdef=on)
 	[ "$1" = kvm ] && accel=(-accel kvm) cpu=(-cpu host)
 	# The job's output device reaches /init as a variable of its environment.
-	local append="console=$console_dev panic=-1 rdinit=/init ashmem_results=$results_dev${GUEST_APPEND:+ $GUEST_APPEND}"
+	# The trace event removed_cgroup.c reads is enabled at boot, before the
+	# second CPU starts: enabling it later patches the kernel's text, and
+	# under TCG a CPU may run the int3 of a finished patch (an "Oops: int3"
+	# in __schedule killed Debian 7.2.13's guest once).
+	local append="console=$console_dev panic=-1 rdinit=/init ashmem_results=$results_dev"
+	append+=" trace_event=vmscan:mm_shrink_slab_start${GUEST_APPEND:+ $GUEST_APPEND}"
 	if [ "$1" = tcg ] && [ "${ICOUNT:-0}" = 1 ]; then
 		# shellcheck disable=SC2054 # QEMU's options are comma-separated
 		accel+=(-icount shift=0,sleep=off)
