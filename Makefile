@@ -113,7 +113,7 @@ deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuil
 kmm-image: ## Build build/kmm/ashmem-linux-kmm-VERSION.oci.tar: the prebuilt modules in KMM's layout (/opt/lib/modules/RELEASE) for Kubernetes (SERIES=sid|trixie: one kernel).
 	@packaging/kmm-image.sh $(or $(KMM_OUT),$(CURDIR)/build/kmm) $(DEB_SERIES)
 
-containers: ## Waydroid under lxc-start, redroid under podman, the KMM image, apt upgrade while in use: Debian sid's kernel in a QEMU guest with a whole Debian root (make check runs it without the upgrade).
+containers: ## Waydroid under lxc-start, redroid under podman, the KMM image, apt upgrade while in use: Debian sid's kernel in a QEMU guest with a whole Debian root (also a part of make check; UPGRADE=0: without the upgrade).
 	harness/containers-test.sh $(CURDIR)/build/containers $(DEB_SERIES)
 
 deps: ## Install the build and test dependencies (as root), or say what is missing.
