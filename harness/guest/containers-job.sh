@@ -54,32 +54,34 @@ readme_recipe() {
 
 # The region holder (selftests/android/region_holder.c) in a container.
 hdir=/run/holder
+# Waits poll until what they wait for appears, up to 4 minutes: the guest may
+# share the host's CPUs with another part of make check.
 holder_start() {
 	rm -rf $hdir
 	mkdir -p $hdir
 	podman run -d --name holder --network none --device /dev/ashmem -v $hdir:/x \
 		localhost/ashmem-app /region_holder /x >/dev/null || return 1
-	for _ in $(seq 120); do [ -f $hdir/ready ] && break; sleep 0.5; done
+	for _ in $(seq 480); do [ -f $hdir/ready ] && break; sleep 0.5; done
 	echo "holder: $(cat $hdir/ready 2>&1)"
 	[ -f $hdir/ready ]
 }
 holder_check() { # LABEL
 	rm -f "$hdir/result-$1"
 	echo "$1" >$hdir/.check && mv $hdir/.check $hdir/check
-	for _ in $(seq 120); do [ -f "$hdir/result-$1" ] && break; sleep 0.5; done
+	for _ in $(seq 480); do [ -f "$hdir/result-$1" ] && break; sleep 0.5; done
 	cat "$hdir/result-$1" 2>/dev/null || { echo "no answer from the holder"; return 1; }
 	grep -q '^1\.\.' "$hdir/result-$1" && ! grep -q '^not ok' "$hdir/result-$1"
 }
 holder_stop() {
 	touch $hdir/stop
-	timeout 60 podman wait holder >/dev/null
+	timeout 240 podman wait holder >/dev/null
 	podman logs holder 2>&1 | tail -n 5
 	podman rm -f holder >/dev/null
 }
 
 waydroid_lxc() { # MODE: what the program in Waydroid's container does
 	echo "$1" >$rootfs/mode
-	python3 $T/waydroid_lxc.py /usr/lib/waydroid /results 180 || rc=1
+	python3 $T/waydroid_lxc.py /usr/lib/waydroid /results 600 || rc=1
 }
 run_helper() {
 	echo "1..1"
@@ -135,7 +137,7 @@ if [ "$boot" = 1 ]; then
 		cmd=$(cat $T/loader-command) prestop=$(cat $T/loader-prestop)
 		echo "DaemonSet container: $cmd; preStop: $prestop"
 		eval "podman run -d --name loader --privileged --network none $kmm $cmd" >/dev/null || return 1
-		for _ in $(seq 60); do loaded && break; sleep 0.5; done
+		for _ in $(seq 480); do loaded && break; sleep 0.5; done
 		podman logs loader 2>&1
 		loaded && echo "loaded by the DaemonSet's container" &&
 			eval "podman exec loader $prestop" && ! loaded && echo "unloaded by its preStop command" &&
