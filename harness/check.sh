@@ -18,8 +18,9 @@
 # rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
 # guest as above plus the module's KUnit suites (and kmemleak on the debug
 # kernel).
-# Once: the host unit tests of ashmem-diag, a smoke run of `make bench` on
-# the first kernel, the fuzz budget.
+# Once: the host unit tests of ashmem-diag, containers on Debian sid's kernel
+# (harness/containers-test.sh), a smoke run of `make bench` on the first
+# kernel, the fuzz budget.
 # Debian's arm64 kernels (sid-arm64-16k, sid-arm64, trixie-arm64...): the
 # same with the architecture as a parameter, in a Debian userland of the
 # host's architecture with Debian's cross compilers (the Rust metadata, DKMS
@@ -31,7 +32,7 @@
 # other); make deb-prebuilt builds the arm64 kernels' packages.
 set -euo pipefail
 
-[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR, CONTAINERS_UPGRADE=0)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
 read -r -a kernels <<<"${SERIES:-sid trixie 7.2-debug}"
@@ -104,6 +105,60 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	GUEST_NUMA=2 LOGDIR=$4/numa-logs harness/guest-run.sh "$2" "$root" >"$4/numa.tap" || rc=$?
 	cat "$4/numa.tap"
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
+}
+
+# A part that runs beside the ones after it: a TCG guest keeps about one of
+# the two CPUs busy, so the run's time shrinks by what the other part takes.
+# Its TAP goes to TAP, its log lines to TAP.log; background_wait prints both
+# once it ends. In a session of its own, so that a run which stops early
+# stops it with its guests.
+bg_pids=() bg_parts=()
+background() { # NAME TAP COMMAND...
+	local name=$1 tap=$2
+	shift 2
+	step "$name: started, beside the parts below (its output once it ends)"
+	setsid "$@" >"$tap" 2>"$tap.log" &
+	bg_pids+=("$!") bg_parts+=("$name $tap")
+	trap background_stop EXIT
+}
+background_stop() {
+	local p
+	for p in "${bg_pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
+}
+background_wait() {
+	local i rc name tap
+	for i in "${!bg_pids[@]}"; do
+		rc=0
+		wait "${bg_pids[$i]}" || rc=$?
+		name=${bg_parts[$i]%% *} tap=${bg_parts[$i]#* }
+		step "$name (ran beside the parts above)"
+		cat "$tap.log" >&2
+		cat "$tap"
+		[ "$rc" = 0 ] || guest_failed+=("$name: failed (status $rc), logs beside $tap")
+	done
+	bg_pids=() bg_parts=()
+}
+
+# Containers for real on Debian sid's kernel (harness/containers-test.sh, a
+# guest with a whole Debian root): Waydroid under lxc-start, redroid under
+# podman, the KMM image of the run's Debian amd64 kernels, apt upgrade while
+# containers hold regions (CONTAINERS_UPGRADE=0 leaves it out). It starts
+# once every Debian amd64 kernel of the run has had its parts, whose
+# userlands and packages it shares.
+containers_started=0
+containers_when_ready() {
+	local k debian=() done_all=1
+	[ "$containers_started" = 0 ] && [[ " ${kernels[*]} " == *" sid "* ]] || return 0
+	for k in "${kernels[@]}"; do
+		case "$k" in sid | trixie)
+			debian+=("$k")
+			[[ " ${kernels_done[*]} " == *" $k "* ]] || done_all=0 ;;
+		esac
+	done
+	[ "$done_all" = 1 ] || return 0
+	containers_started=1
+	background containers "$host/containers.tap" \
+		env UPGRADE="${CONTAINERS_UPGRADE:-1}" harness/containers-test.sh "$host/containers" "${debian[@]}"
 }
 
 selftests() { # KSRC OUT [KERNEL]: both builds, from scratch (a removed test's binary must not run)
@@ -201,12 +256,20 @@ own_kernel() { # SERIES[-debug]
 
 step "ashmem-diag host unit tests"
 selftests/diag/unit/tap_unittest.py | tee "$host/diag-unit.tap" || true
+rm -f "$host/containers.tap"
+kernels_done=()
 for k in "${kernels[@]}"; do
+	containers_when_ready
 	case "$k" in
 	sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) debian_kernel "$k" ;;
 	*) own_kernel "$k" ;;
 	esac
+	kernels_done+=("$k")
 done
+containers_when_ready
+
+# The parts started beside the others: each ends here, its output after it.
+background_wait
 
 step "make bench (smoke run on ${kernels[0]}: it runs and writes valid JSON)"
 {
@@ -255,7 +318,8 @@ for ko in "${outs[@]}"; do
 			"$out/all.tap" | harness/tap-summary.sh | tail -n 1 || true
 	done
 done
-for part in diag-unit bench fuzz-budget; do
+for part in diag-unit bench fuzz-budget containers; do
+	[ -f "$host/$part.tap" ] || continue
 	printf '%s: ' "$part"
 	harness/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
 done
@@ -263,6 +327,7 @@ for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
 {
 	cat "$host/diag-unit.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
+	[ ! -f "$host/containers.tap" ] || cat "$host/containers.tap"
 	for ko in "${outs[@]}"; do cat "${ko#* }/all.tap"; done
 } | harness/tap-summary.sh || summary=$?
 [ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]
