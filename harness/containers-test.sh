@@ -178,7 +178,8 @@ t_guest_root() {
 	echo "$version $new_version" >"$t/versions"
 	# UPGRADE=0: no apt upgrade in the guest (its DKMS build takes minutes under TCG).
 	[ "${UPGRADE:-1}" = 0 ] || : >"$t/upgrade"
-	cp harness/guest/tap.sh selftests/android/waydroid_host.py selftests/android/waydroid_lxc.py "$t/"
+	cp harness/guest/tap.sh selftests/android/waydroid_host.py selftests/android/waydroid_lxc.py \
+		selftests/android/waydroid_session.py "$t/"
 	install -m 0755 harness/guest/containers-job.sh "$out/ov/upper/job"
 	# Waydroid's container root (where Waydroid mounts its images): the
 	# program, and an /init (lxc.init.cmd) that runs it as /mode says.

@@ -26,7 +26,6 @@ case fails.
 
 usage: waydroid_lxc.py WAYDROID_DIR RESULTS TIMEOUT_SECONDS
 """
-import logging
 import os
 import sys
 import time
@@ -40,6 +39,7 @@ sys.argv = ["waydroid", "container", "start"]
 import tools  # noqa: E402  (Waydroid's package, from WAYDROID_DIR)
 import tools.config  # noqa: E402
 from tools import helpers  # noqa: E402
+import waydroid_session  # noqa: E402  (beside this file)
 
 cases = []
 
@@ -54,14 +54,7 @@ def case(name, ok, *notes):
 
 
 def main():
-    args = helpers.arguments()
-    tools.prep_args(args)
-    os.makedirs(args.work, exist_ok=True)
-    helpers.logging.add_verbose_log_level()
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("#   waydroid: %(message)s"))
-    logging.getLogger().handlers = [handler]
-    logging.getLogger().setLevel(logging.DEBUG)
+    args = waydroid_session.arguments()
     net = tools.config.tools_src + "/data/scripts/waydroid-net.sh"
     rootfs = tools.config.defaults["rootfs"]
     results = os.path.join(rootfs, results_path.lstrip("/"))
