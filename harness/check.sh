@@ -109,16 +109,21 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 
 # A part that runs beside the ones after it: a TCG guest keeps about one of
 # the two CPUs busy, so the run's time shrinks by what the other part takes.
-# At nice 10, so that the parts in front keep their pace and it takes what
-# they leave. Its TAP goes to TAP, its log lines to TAP.log; background_wait
-# prints both once it ends. A run that stops early stops it too.
+# Its TAP goes to TAP, its log lines to TAP.log; background_wait prints both
+# once it ends. In a session of its own, so that a run which stops early
+# stops it with its guests.
 bg_pids=() bg_parts=()
 background() { # NAME TAP COMMAND...
 	local name=$1 tap=$2
 	shift 2
 	step "$name: started, beside the parts below (its output once it ends)"
-	nice -n 10 "$@" >"$tap" 2>"$tap.log" &
+	setsid "$@" >"$tap" 2>"$tap.log" &
 	bg_pids+=("$!") bg_parts+=("$name $tap")
+	trap background_stop EXIT
+}
+background_stop() {
+	local p
+	for p in "${bg_pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
 }
 background_wait() {
 	local i rc name tap
@@ -132,44 +137,6 @@ background_wait() {
 		[ "$rc" = 0 ] || guest_failed+=("$name: failed (status $rc), logs beside $tap")
 	done
 	bg_pids=() bg_parts=()
-}
-kill_tree() { # PID: it and every process under it
-	local c
-	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
-	kill "$1" 2>/dev/null || true
-}
-background_stop() {
-	local p
-	for p in "${bg_pids[@]}" "${kernel_pids[@]}"; do kill_tree "$p"; done
-}
-trap background_stop EXIT
-
-# The self-built test kernels (a fetch and a build: about 12 minutes of both
-# CPUs) start at once, beside the Debian kernels' parts, at nice 10;
-# own_kernel then waits for its build (test-kernel.sh takes the tree's
-# lock) and finds it made.
-declare -A kernel_pid=()
-kernel_pids=()
-build_kernels_beside() {
-	local k
-	# The private apt lists are refreshed here first: the build's and the
-	# parts' apt calls then only read them.
-	# shellcheck source=harness/debian-apt.sh disable=SC2154 # apt_opts: set by debian_apt_init
-	(. harness/debian-apt.sh && debian_apt_init && apt-cache "${apt_opts[@]}" stats >/dev/null)
-	for k in "${kernels[@]}"; do
-		case "$k" in sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) continue ;; esac
-		step "$k: test kernel: fetched and built beside the parts below (log: $host/kernel-$k.log)"
-		nice -n 10 harness/test-kernel.sh "$k" >/dev/null 2>"$host/kernel-$k.log" &
-		kernel_pid[$k]=$! kernel_pids+=("$!")
-	done
-}
-# Waits for the build of KERNEL started above, if any, and shows its log.
-kernel_built() { # KERNEL
-	local pid=${kernel_pid[$1]:-} rc=0
-	[ -n "$pid" ] || return 0
-	wait "$pid" || rc=$?
-	echo "test-kernel.sh $1 beside the other parts: status $rc; the last lines of its log:" >&2
-	tail -n 5 "$host/kernel-$1.log" >&2
 }
 
 # Containers for real on Debian sid's kernel (harness/containers-test.sh, a
@@ -256,7 +223,6 @@ own_kernel() { # SERIES[-debug]
 	local s=$1 flavour=plain kdir out timeout=900
 	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=2400; }
 	step "$s: test kernel"
-	kernel_built "$s"
 	kdir=$(harness/test-kernel.sh "${s%-debug}" "$flavour")
 	echo "$kdir" >&2
 	out=$top/build/$(basename "$kdir")
@@ -291,7 +257,6 @@ own_kernel() { # SERIES[-debug]
 step "ashmem-diag host unit tests"
 selftests/diag/unit/tap_unittest.py | tee "$host/diag-unit.tap" || true
 rm -f "$host/containers.tap"
-build_kernels_beside
 kernels_done=()
 for k in "${kernels[@]}"; do
 	containers_when_ready
