@@ -107,60 +107,6 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
 }
 
-# A part that runs beside the ones after it: a TCG guest keeps about one of
-# the two CPUs busy, so the run's time shrinks by what the other part takes.
-# Its TAP goes to TAP, its log lines to TAP.log; background_wait prints both
-# once it ends. In a session of its own, so that a run which stops early
-# stops it with its guests.
-bg_pids=() bg_parts=()
-background() { # NAME TAP COMMAND...
-	local name=$1 tap=$2
-	shift 2
-	step "$name: started, beside the parts below (its output once it ends)"
-	setsid "$@" >"$tap" 2>"$tap.log" &
-	bg_pids+=("$!") bg_parts+=("$name $tap")
-	trap background_stop EXIT
-}
-background_stop() {
-	local p
-	for p in "${bg_pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
-}
-background_wait() {
-	local i rc name tap
-	for i in "${!bg_pids[@]}"; do
-		rc=0
-		wait "${bg_pids[$i]}" || rc=$?
-		name=${bg_parts[$i]%% *} tap=${bg_parts[$i]#* }
-		step "$name (ran beside the parts above)"
-		cat "$tap.log" >&2
-		cat "$tap"
-		[ "$rc" = 0 ] || guest_failed+=("$name: failed (status $rc), logs beside $tap")
-	done
-	bg_pids=() bg_parts=()
-}
-
-# Containers for real on Debian sid's kernel (harness/containers-test.sh, a
-# guest with a whole Debian root): Waydroid under lxc-start, redroid under
-# podman, the KMM image of the run's Debian amd64 kernels, apt upgrade while
-# containers hold regions (CONTAINERS_UPGRADE=0 leaves it out). It starts
-# once every Debian amd64 kernel of the run has had its parts, whose
-# userlands and packages it shares.
-containers_started=0
-containers_when_ready() {
-	local k debian=() done_all=1
-	[ "$containers_started" = 0 ] && [[ " ${kernels[*]} " == *" sid "* ]] || return 0
-	for k in "${kernels[@]}"; do
-		case "$k" in sid | trixie)
-			debian+=("$k")
-			[[ " ${kernels_done[*]} " == *" $k "* ]] || done_all=0 ;;
-		esac
-	done
-	[ "$done_all" = 1 ] || return 0
-	containers_started=1
-	background containers "$host/containers.tap" \
-		env UPGRADE="${CONTAINERS_UPGRADE:-1}" harness/containers-test.sh "$host/containers" "${debian[@]}"
-}
-
 selftests() { # KSRC OUT [KERNEL]: both builds, from scratch (a removed test's binary must not run)
 	rm -rf "$2/selftests"
 	harness/guest-cc.sh "${3:-}" --run make --no-print-directory -C "$top/selftests/ashmem" KSRC="$1" \
@@ -256,20 +202,28 @@ own_kernel() { # SERIES[-debug]
 
 step "ashmem-diag host unit tests"
 selftests/diag/unit/tap_unittest.py | tee "$host/diag-unit.tap" || true
-rm -f "$host/containers.tap"
-kernels_done=()
 for k in "${kernels[@]}"; do
-	containers_when_ready
 	case "$k" in
 	sid | trixie | sid-arm64 | sid-arm64-16k | trixie-arm64 | trixie-arm64-16k) debian_kernel "$k" ;;
 	*) own_kernel "$k" ;;
 	esac
-	kernels_done+=("$k")
 done
-containers_when_ready
 
-# The parts started beside the others: each ends here, its output after it.
-background_wait
+# Containers for real on Debian sid's kernel (a guest with a whole Debian
+# root): Waydroid under lxc-start, redroid under podman, the KMM image of the
+# run's Debian amd64 kernels, apt upgrade while containers hold regions
+# (CONTAINERS_UPGRADE=0 leaves it out: its DKMS build takes about 4 minutes
+# of the guest).
+rm -f "$host/containers.tap"
+debian_series=()
+for k in "${kernels[@]}"; do case "$k" in sid | trixie) debian_series+=("$k") ;; esac; done
+if [[ " ${kernels[*]} " == *" sid "* ]]; then
+	step "containers: lxc-start of Waydroid's configuration, podman, the KMM image, apt upgrade while in use"
+	rc=0
+	UPGRADE=${CONTAINERS_UPGRADE:-1} harness/containers-test.sh "$host/containers" "${debian_series[@]}" >"$host/containers.tap" || rc=$?
+	cat "$host/containers.tap"
+	[ "$rc" = 0 ] || guest_failed+=("containers: failed (status $rc), logs in $host/containers")
+fi
 
 step "make bench (smoke run on ${kernels[0]}: it runs and writes valid JSON)"
 {

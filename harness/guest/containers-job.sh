@@ -54,8 +54,8 @@ readme_recipe() {
 
 # The region holder (selftests/android/region_holder.c) in a container.
 hdir=/run/holder
-# Waits poll until what they wait for appears, up to 4 minutes: the guest may
-# share the host's CPUs with another part of make check.
+# Waits poll until what they wait for appears, up to 4 minutes: a TCG guest
+# on a busy host is slow, and a wait costs only as long as it waits.
 holder_start() {
 	rm -rf $hdir
 	mkdir -p $hdir

@@ -1211,7 +1211,8 @@ static inline int kmsg_marker_found(int fd, const char *const *markers, size_t n
 /* 1 when a record logged since kmsg_from_now() is a stall report (in line). */
 static inline int kmsg_stall_reported(int fd, char *line, size_t len)
 {
-	return kmsg_marker_found(fd, stall_reports, ARRAY_SIZE(stall_reports), line, len);
+	return kmsg_marker_found(fd, stall_reports, sizeof(stall_reports) / sizeof(stall_reports[0]),
+				 line, len);
 }
 
 /* The soft-lockup detector's threshold (the report comes after twice that). */
