@@ -115,6 +115,12 @@ deb-prebuilt: ## Build ashmem-linux-modules-RELEASE packages: the module prebuil
 	@$(DEB_SIGN) packaging/deb.sh prebuilt $(DEB_OUT) $(DEB_SERIES)
 	$(if $(DEB_SERIES),,@$(DEB_SIGN) packaging/deb.sh prebuilt $(DEB_OUT) sid-arm64 sid-arm64-16k trixie-arm64 trixie-arm64-16k)
 
+kmm-image: ## Build build/kmm/ashmem-linux-kmm-VERSION.oci.tar: the prebuilt modules in KMM's layout (/opt/lib/modules/RELEASE) for Kubernetes (SERIES=sid|trixie: one kernel).
+	@packaging/kmm-image.sh $(or $(KMM_OUT),$(CURDIR)/build/kmm) $(DEB_SERIES)
+
+containers: ## Waydroid under lxc-start, redroid under podman, the KMM image, apt upgrade while in use: Debian sid's kernel in a QEMU guest with a whole Debian root (also a part of make check; UPGRADE=0: without the upgrade).
+	harness/containers-test.sh $(CURDIR)/build/containers $(DEB_SERIES)
+
 deps: ## Install the build and test dependencies (as root), or say what is missing.
 	harness/deps.sh
 
@@ -193,5 +199,5 @@ fmt-check: ## Check the Rust formatting.
 clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
-.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt deps kdir check check-arm64 check-arm64-native check-secureboot check-sign check-deb \
+.PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt kmm-image containers deps kdir check check-arm64 check-arm64-native check-secureboot check-sign check-deb \
 	coverage bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

@@ -151,7 +151,7 @@ EOF
 cp -a "$wroot/usr/lib/waydroid" "$root/usr/lib/waydroid"
 
 cp "$out/cutils-64" "$out/cutils-32" "$top/selftests/android/waydroid_host.py" \
-	"$top/harness/guest/android-container.sh" "$root/android/"
+	"$top/selftests/android/waydroid_session.py" "$top/harness/guest/android-container.sh" "$root/android/"
 cp "$top/harness/guest/android-job.sh" "$root/job"
 cp "$top/harness/guest/tap.sh" "$root/tap.sh"
 if [ -n "$tools" ]; then

@@ -20,8 +20,9 @@
 # kernel). On the debug kernel the guest loads the module instrumented for
 # coverage (`make module COVERAGE=1`) where DKMS installed its build, and the
 # driver's coverage is reported (harness/coverage.py).
-# Once: the host unit tests of ashmem-diag, a smoke run of `make bench` on
-# the first kernel, the fuzz budget.
+# Once: the host unit tests of ashmem-diag, containers on Debian sid's kernel
+# (harness/containers-test.sh), a smoke run of `make bench` on the first
+# kernel, the fuzz budget.
 # Debian's arm64 kernels (sid-arm64-16k, sid-arm64, trixie-arm64...): the
 # same with the architecture as a parameter, in a Debian userland of the
 # host's architecture with Debian's cross compilers (the Rust metadata, DKMS
@@ -33,7 +34,7 @@
 # other); make deb-prebuilt builds the arm64 kernels' packages.
 set -euo pipefail
 
-[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR)" >&2; exit 2; }
+[ $# -eq 0 ] || { echo "usage: $0   (env: SERIES=\"sid trixie 7.2-debug\", KVM=1, KERNEL_SRC=DIR, CONTAINERS_UPGRADE=0)" >&2; exit 2; }
 top=$(realpath "$(dirname "$0")/..")
 cd "$top"
 read -r -a kernels <<<"${SERIES:-sid trixie 7.2-debug}"
@@ -265,6 +266,22 @@ for k in "${kernels[@]}"; do
 	esac
 done
 
+# Containers for real on Debian sid's kernel (a guest with a whole Debian
+# root): Waydroid under lxc-start, redroid under podman, the KMM image of the
+# run's Debian amd64 kernels, apt upgrade while containers hold regions
+# (CONTAINERS_UPGRADE=0 leaves it out: its DKMS build takes about 4 minutes
+# of the guest).
+rm -f "$host/containers.tap"
+debian_series=()
+for k in "${kernels[@]}"; do case "$k" in sid | trixie) debian_series+=("$k") ;; esac; done
+if [[ " ${kernels[*]} " == *" sid "* ]]; then
+	step "containers: lxc-start of Waydroid's configuration, podman, the KMM image, apt upgrade while in use"
+	rc=0
+	UPGRADE=${CONTAINERS_UPGRADE:-1} harness/containers-test.sh "$host/containers" "${debian_series[@]}" >"$host/containers.tap" || rc=$?
+	cat "$host/containers.tap"
+	[ "$rc" = 0 ] || guest_failed+=("containers: failed (status $rc), logs in $host/containers")
+fi
+
 step "make bench (smoke run on ${kernels[0]}: it runs and writes valid JSON)"
 {
 	echo "# bench: make bench QUICK=1 SERIES=${kernels[0]}"
@@ -312,7 +329,8 @@ for ko in "${outs[@]}"; do
 			"$out/all.tap" | harness/tap-summary.sh | tail -n 1 || true
 	done
 done
-for part in diag-unit bench fuzz-budget; do
+for part in diag-unit bench fuzz-budget containers; do
+	[ -f "$host/$part.tap" ] || continue
 	printf '%s: ' "$part"
 	harness/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
 done
@@ -323,6 +341,7 @@ for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0
 {
 	cat "$host/diag-unit.tap" "$host/bench.tap" "$host/fuzz-budget.tap"
+	[ ! -f "$host/containers.tap" ] || cat "$host/containers.tap"
 	for ko in "${outs[@]}"; do cat "${ko#* }/all.tap"; done
 } | harness/tap-summary.sh || summary=$?
 [ ${#guest_failed[@]} = 0 ] && [ "$summary" = 0 ]

@@ -27,12 +27,25 @@
 #       console=ttyS0,115200" and
 #         APPEND="ARG..."   more arguments (e.g. init=/path, panic=-1)
 #         ROOT_FREE=MiB     free space left in the root file system (default 1024)
+#         JOB_ROOT=DIR      also write DIR, to boot the disk without firmware
+#                           (below)
 #
-# The disk boots in harness/efi-guest-run.sh (OVMF with Secure Boot).
+# The disk boots in harness/efi-guest-run.sh (OVMF with Secure Boot). With
+# JOB_ROOT=DIR it also boots in harness/guest-run.sh, the disk's kernel
+# started directly: GUEST_DISK=DISK harness/guest-run.sh DIR/kernel DIR.
+# DIR/kernel holds the disk's /boot/vmlinuz-RELEASE (as
+# arch/x86/boot/bzImage); DIR, the initramfs, has the disk's virtio_blk and
+# ext4 modules and a job (harness/guest/disk-job.sh) that mounts the root
+# file system, mounts /proc, /sys, cgroup2, /dev, /dev/pts, /dev/shm, /run
+# and /tmp in it, points the kernel's module loader at the disk's modprobe,
+# moves it onto / (as switch_root does) and runs the disk's /job with bash
+# as root, with the words of DIR/disk/args as arguments; /job's exit status
+# is the guest job's. The disk keeps what the guest wrote: booting it again
+# is a reboot.
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 kernel SUITE [PACKAGE...] | image DISK SUITE LAYER...   (SUITE: sid or trixie, amd64; env APPEND, ROOT_FREE, DEBIAN_EXTRA)" >&2
+	echo "usage: $0 kernel SUITE [PACKAGE...] | image DISK SUITE LAYER...   (SUITE: sid or trixie, amd64; env APPEND, ROOT_FREE, JOB_ROOT, DEBIAN_EXTRA)" >&2
 	exit 2
 }
 [ $# -ge 2 ] || usage
@@ -78,6 +91,13 @@ for layer in "$@"; do
 	lower=$(realpath "$layer"):$lower
 done
 
+job_root=
+if [ -n "${JOB_ROOT:-}" ]; then
+	job_root=$(realpath -m "$JOB_ROOT")
+	rm -rf "$job_root/kernel" "$job_root/disk/modules"
+	mkdir -p "$job_root/kernel/arch/x86/boot" "$job_root/disk/modules"
+	echo "$release" >"$job_root/kernel/kernel.release"
+fi
 work=$disk.d
 rm -rf "$work" "$disk"
 mkdir -p "$work/top/boot/grub" "$work/esp/EFI/BOOT" "$work/esp/EFI/debian" "$work/root"
@@ -108,12 +128,29 @@ lower=$work/top:$lower
 # The partitions: the ESP at 1 MiB, then the root file system.
 esp_mib=64
 unshare --mount --propagation private -- /bin/sh -euc '
-	lower=$1 root=$2 disk=$3 esp_mib=$4 free_mib=$5 uuid=$6 esp=$7 release=$8
+	lower=$1 root=$2 disk=$3 esp_mib=$4 free_mib=$5 uuid=$6 esp=$7 release=$8 job_root=$9
 	# A read-only overlay (no upper directory): the layers merged.
 	mount -t overlay overlay -o "ro,index=off,lowerdir=$lower" "$root"
 	for f in "boot/vmlinuz-$release" "boot/initrd.img-$release"; do
 		[ -f "$root/$f" ] || { echo "debian-disk: no /$f in the root: is the kernel layer among the layers?" >&2; exit 1; }
 	done
+	if [ -n "$job_root" ]; then
+		# The kernel, and the modules that mount the root, decompressed
+		# (busybox insmod takes plain .ko), in the order they load.
+		cp "$root/boot/vmlinuz-$release" "$job_root/kernel/arch/x86/boot/bzImage"
+		mods=$job_root/disk/modules n=0
+		for ko in $(chroot "$root" modprobe -a -S "$release" --show-depends virtio_blk ext4 | awk "\$1 == \"insmod\" { print \$2 }"); do
+			n=$((n + 1))
+			name=$(printf "%02d-%s" "$n" "$(basename "$ko" | sed -E "s/\.(xz|zst)$//")")
+			case "$ko" in
+			*.xz) xz -dc "$root$ko" >"$mods/$name" ;;
+			*.zst) zstd -qdc "$root$ko" >"$mods/$name" ;;
+			*) cp "$root$ko" "$mods/$name" ;;
+			esac
+			echo "$name" >>"$mods/order"
+		done
+		[ -s "$mods/order" ] || { echo "debian-disk: no virtio_blk and ext4 modules in the root" >&2; exit 1; }
+	fi
 	used_mib=$(($(du -sx --block-size=1M "$root" | cut -f1) * 11 / 10))
 	root_mib=$((used_mib + free_mib))
 	truncate -s $(((1 + esp_mib + root_mib + 1) * 1048576)) "$disk"
@@ -126,7 +163,12 @@ unshare --mount --propagation private -- /bin/sh -euc '
 	mcopy -s -i "$disk@@1M" "$esp/EFI" ::/
 	mkfs.ext4 -q -F -L root -U "$uuid" -E offset=$(((1 + esp_mib) * 1048576)) -d "$root" "$disk" "${root_mib}M"
 	echo "debian-disk: $disk: ESP ${esp_mib} MiB, root ${root_mib} MiB (${used_mib} used)" >&2
-' debian-disk "$lower" "$work/root" "$disk" "$esp_mib" "${ROOT_FREE:-1024}" "$uuid" "$work/esp" "$release"
+' debian-disk "$lower" "$work/root" "$disk" "$esp_mib" "${ROOT_FREE:-1024}" "$uuid" "$work/esp" "$release" "$job_root"
 # The table holds both partitions and checks out.
 [ "$(sgdisk -p "$disk" | grep -cE '^ +[12] ')" = 2 ] && sgdisk -v "$disk" | grep -q 'No problems found' ||
 	{ sgdisk -p "$disk" >&2; sgdisk -v "$disk" >&2; exit 1; }
+if [ -n "$job_root" ]; then
+	install -m 0755 "$here/guest/disk-job.sh" "$job_root/job"
+	[ -f "$job_root/disk/args" ] || : >"$job_root/disk/args"
+	echo "debian-disk: $job_root: a root for harness/guest-run.sh; modules: $(tr '\n' ' ' <"$job_root/disk/modules/order")" >&2
+fi

@@ -13,14 +13,14 @@ here=$(dirname "$(realpath "$0")")
 userland=$("$here/debian-userland.sh" "$suite")
 read -r release _ <<<"$("$here/debian-kernel.sh" release "$suite")"
 
-# The DKMS source set (what a user's /usr/src copy holds), built in /tmp there.
-build=$userland/tmp/ashmem-build
-rm -rf "$build"
-mkdir -p "$build"
+# The DKMS source set (what a user's /usr/src copy holds), built in a /tmp
+# directory of its own there: parts running side by side share the userland.
+mkdir -p "$userland/tmp"
+build=$(mktemp -d "$userland/tmp/ashmem-build.XXXXXX")
+trap 'rm -rf "$build"' EXIT
 src=$("$here/../scripts/dkms.sh" source "$build")
 "$here/debian-chroot.sh" "$userland" make -C "${src#"$userland"}" module \
 	KDIR="/lib/modules/$release/build" WERROR="${WERROR:-1}" >&2
 mkdir -p "$out"
 cp "$src/build/$release/module/ashmem_linux.ko" "$out/"
-rm -rf "$build"
 realpath "$out/ashmem_linux.ko"

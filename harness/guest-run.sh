@@ -22,6 +22,8 @@
 #              lines, empty when there is none) there (default: a temp dir);
 #              the job's "#cov " lines (coverage records) are only there
 #   GUEST_MEM=M  guest memory (default 2G)
+#   GUEST_DISK=FILE  a raw disk image as the first virtio disk, /dev/vda
+#              (harness/debian-disk.sh makes one with a Debian userland)
 #   GUEST_NUMA=2 two NUMA nodes, one vCPU and half the memory each (a kernel
 #              without CONFIG_NUMA sees one node)
 set -euo pipefail
@@ -67,6 +69,10 @@ case "${GUEST_NUMA:-1}" in
 *) echo "guest-run: GUEST_NUMA must be 1 or 2" >&2; exit 2 ;;
 esac
 
+disk=()
+# shellcheck disable=SC2054 # QEMU's options are comma-separated
+[ -z "${GUEST_DISK:-}" ] || disk=(-drive "file=$GUEST_DISK,format=raw,if=virtio,cache=unsafe")
+
 logdir=${LOGDIR:-$(mktemp -d)}
 mkdir -p "$logdir"
 console=$logdir/console.log results=$logdir/results.log
@@ -105,7 +111,7 @@ boot() { # boot ACCEL TIMEOUT
 	[ ${#results_opts[@]} = 0 ] ||
 		channels=(-serial "file:$console" -chardev "file,id=results,path=$results" "${results_opts[@]}")
 	timeout --foreground -k 5 "$2" "$qemu" "${machine[@]}" "${accel[@]}" "${cpu[@]}" \
-		-smp "$smp" -m "$mem" "${numa[@]}" -nographic -no-reboot -nodefaults \
+		-smp "$smp" -m "$mem" "${numa[@]}" "${disk[@]}" -nographic -no-reboot -nodefaults \
 		-kernel "$image" -initrd "$work/initramfs.cpio" \
 		-append "$append" "${channels[@]}" </dev/null
 }

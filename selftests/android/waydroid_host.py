@@ -21,7 +21,6 @@ printed as TAP comments. Prints TAP; exits 1 when a case fails.
 
 usage: waydroid_host.py WAYDROID_DIR   (e.g. /usr/lib/waydroid)
 """
-import logging
 import os
 import re
 import stat
@@ -36,6 +35,7 @@ sys.argv = ["waydroid", "container", "start"]
 import tools  # noqa: E402  (Waydroid's package, from WAYDROID_DIR)
 import tools.config  # noqa: E402
 from tools import helpers  # noqa: E402
+import waydroid_session  # noqa: E402  (beside this file)
 
 results = []
 
@@ -60,16 +60,7 @@ def char_device(path):
 
 
 def main():
-    args = helpers.arguments()
-    tools.prep_args(args)
-    os.makedirs(args.work, exist_ok=True)
-    # Waydroid's own VERBOSE level, which its run helpers log at; its lines
-    # become TAP comments.
-    helpers.logging.add_verbose_log_level()
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("#   waydroid: %(message)s"))
-    logging.getLogger().handlers = [handler]
-    logging.getLogger().setLevel(logging.DEBUG)
+    args = waydroid_session.arguments()
 
     # What `waydroid init` stores for a MAINLINE host with preinstalled images.
     cfg = tools.config.load(args)

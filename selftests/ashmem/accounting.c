@@ -212,6 +212,28 @@ static int region_of_a(size_t n)
 	} \
 } while (0)
 
+/*
+ * A sample after a step PAYER paid for, taken again (at most 6 more times,
+ * each after another periodic flush) while PAYER shows less than its share
+ * of the step's slab: the stats worker can run late in a slow guest (seen
+ * once on arm64 under TCG, the 2,000 regions' slab not yet in A). A charge
+ * that never shows still fails the check after it.
+ */
+static struct slab_sample sample_paid(struct slab_sample before, int payer_is_a)
+{
+	struct slab_sample s = sample();
+	int tries;
+
+	for (tries = 0; tries < 6; tries++) {
+		long long paid = payer_is_a ? s.a - before.a : s.b - before.b;
+
+		if ((s.all - before.all) * MIN_CHARGED_PERCENT / 100 <= paid)
+			break;
+		s = sample();
+	}
+	return s;
+}
+
 #define RANGES	20000
 
 /* Unpin every second page of the region: n ranges of one page each. */
@@ -236,7 +258,7 @@ TEST_F_TIMEOUT(cgroups, ranges_another_cgroup_unpins_are_charged_to_it_not_to_th
 	ASSERT_LE(0, fd);
 	s0 = sample();
 	unpin_ranges(_metadata, fd, RANGES);
-	s1 = sample();
+	s1 = sample_paid(s0, 0);
 	REPORT(s0, s1, RANGES, "range");
 	EXPECT_PAID_BY(s0, s1, b, a);
 	/* At least a tree node (48 bytes) and an LRU entry (56) each. */
@@ -315,7 +337,7 @@ TEST_F_TIMEOUT(cgroups, regions_are_charged_to_the_creator_names_and_backing_fil
 		fds[i] = open(ASHMEM_DEVICE, O_RDWR);
 		ASSERT_LE(0, fds[i]);
 	}
-	s1 = sample();
+	s1 = sample_paid(s0, 1);
 	REPORT(s0, s1, 2000, "region");
 	EXPECT_LE((s1.all - s0.all) * MIN_CHARGED_PERCENT / 100, s1.a - s0.a);
 	ASSERT_EQ(0, cgroup_enter(CGROUP_B, 0));
@@ -329,7 +351,7 @@ TEST_F_TIMEOUT(cgroups, regions_are_charged_to_the_creator_names_and_backing_fil
 		ASSERT_MAPPED(p);
 		munmap(p, pg);
 	}
-	s2 = sample();
+	s2 = sample_paid(s1, 0);
 	REPORT(s1, s2, 2000, "name and backing file");
 	EXPECT_PAID_BY(s1, s2, b, a);
 	for (i = 0; i < 2000; i++)

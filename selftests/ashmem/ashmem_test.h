@@ -1182,28 +1182,37 @@ static inline int kmsg_from_now(void)
 
 /*
  * Reads the records logged since kmsg_from_now() (or the last call): 1 when
- * one of them is a stall report (its text copied into line), 0 otherwise.
+ * one of them holds one of the n markers (its text copied into line), 0
+ * otherwise.
  */
-static inline int kmsg_stall_reported(int fd, char *line, size_t len)
+static inline int kmsg_marker_found(int fd, const char *const *markers, size_t n,
+				    char *line, size_t len)
 {
 	char rec[2048];
-	ssize_t n;
+	ssize_t got;
 	size_t i;
 
 	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
+		got = read(fd, rec, sizeof(rec) - 1);
+		if (got < 0 && errno == EPIPE)
 			continue;	/* records were overwritten: go on */
-		if (n <= 0)
+		if (got <= 0)
 			return 0;
-		rec[n] = '\0';
-		for (i = 0; i < sizeof(stall_reports) / sizeof(stall_reports[0]); i++)
-			if (strstr(rec, stall_reports[i])) {
+		rec[got] = '\0';
+		for (i = 0; i < n; i++)
+			if (strstr(rec, markers[i])) {
 				copy_str(line, len, strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
 				line[strcspn(line, "\n")] = '\0';
 				return 1;
 			}
 	}
+}
+
+/* 1 when a record logged since kmsg_from_now() is a stall report (in line). */
+static inline int kmsg_stall_reported(int fd, char *line, size_t len)
+{
+	return kmsg_marker_found(fd, stall_reports, sizeof(stall_reports) / sizeof(stall_reports[0]),
+				 line, len);
 }
 
 /* The soft-lockup detector's threshold (the report comes after twice that). */

@@ -233,29 +233,6 @@ static const char *const kernel_reports[] = {
 	"WARNING:", "BUG:", "page allocation failure", "Call Trace:", "Oops",
 };
 
-/* 1 when a record logged on fd since it was opened is a kernel report (copied to line). */
-static int kmsg_report_found(int fd, char *line, size_t len)
-{
-	char rec[2048];
-	ssize_t n;
-	size_t i;
-
-	for (;;) {
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return 0;
-		rec[n] = '\0';
-		for (i = 0; i < sizeof(kernel_reports) / sizeof(kernel_reports[0]); i++)
-			if (strstr(rec, kernel_reports[i])) {
-				copy_str(line, len, strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
-				line[strcspn(line, "\n")] = '\0';
-				return 1;
-			}
-	}
-}
-
 /* chown the cgroup dir and the files a delegation hands over to uid. */
 static int delegate_cgroup(const char *dir, uid_t uid)
 {
@@ -362,7 +339,8 @@ TEST_F_TIMEOUT(delegated, unpin_over_the_most_purged_ranges_a_region_holds_succe
 	EXPECT_EQ(n - 1, strtoull(val, NULL, 10));
 	ASSERT_EQ(0, fdinfo_value(fd, "purged", val, sizeof(val)));
 	EXPECT_EQ(n, strtoull(val, NULL, 10));
-	EXPECT_EQ(0, kmsg_report_found(kmsg, line, sizeof(line))) {
+	EXPECT_EQ(0, kmsg_marker_found(kmsg, kernel_reports, ARRAY_SIZE(kernel_reports),
+				       line, sizeof(line))) {
 		TH_LOG("the kernel reported: %s", line);
 	}
 	t0 = now_s();
