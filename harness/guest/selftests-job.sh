@@ -102,7 +102,7 @@ for bits in 64 32; do
 	# A guest may carry the programs of one width only.
 	[ -d "/selftests/$bits" ] || continue
 	for t in /selftests/"$bits"/*; do
-		echo "# selftest: $bits-bit $(basename "$t")"
+		echo "# selftest: $bits-bit $(basename "$t") (at $(cut -d' ' -f1 /proc/uptime) s)"
 		"$t" || rc=1
 		coverage_unloads
 	done
@@ -110,7 +110,7 @@ done
 coverage_dump selftests
 # Then the load/unload tests: they leave the module loaded.
 for t in /selftests/module/*; do
-	echo "# selftest: module $(basename "$t")"
+	echo "# selftest: module $(basename "$t") (at $(cut -d' ' -f1 /proc/uptime) s)"
 	"$t" || rc=1
 	coverage_unloads
 done
