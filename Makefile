@@ -19,8 +19,13 @@ WERROR ?= 1
 # A kernel built with clang (CONFIG_CC_IS_CLANG) wants its modules built with
 # clang too: LLVM=1 then, unless LLVM is given (LLVM=-19 picks clang-19 etc.).
 LLVM ?= $(if $(shell grep -sx 'CONFIG_CC_IS_CLANG=y' $(KDIR)/.config),1)
+# COVERAGE=1 (on the command line only, so never in a DKMS or user build that
+# happens to have it in the environment): the tests' instrumented module, see
+# docs/testing.md, "Coverage".
+COVERAGE_FLAG := $(if $(filter command line,$(origin COVERAGE)),$(if $(filter 1,$(COVERAGE)),ASHMEM_COVERAGE=1))
 MODULE_FLAGS := $(if $(filter 1,$(WERROR)),KRUSTFLAGS=-Dwarnings KCFLAGS=-Werror) \
-	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) $(if $(LLVM),LLVM=$(LLVM)) MO=$(MO)
+	$(if $(CLIPPY),CLIPPY=1) $(if $(RUSTC),RUSTC=$(RUSTC)) $(if $(LLVM),LLVM=$(LLVM)) MO=$(MO) \
+	$(COVERAGE_FLAG)
 
 # Install locations (`make install DESTDIR=... PREFIX=...`).
 DESTDIR ?=
@@ -46,7 +51,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 help: ## List the targets.
 	@grep -hE '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
 		awk -F':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
-	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
+	@echo "Variables: KDIR=$(KDIR)  SERIES=$(SERIES)  CLIPPY=1  WERROR=0  COVERAGE=1  KVM=1  ICOUNT=1  KERNEL_SRC=DIR"
 	@echo "           DESTDIR=  PREFIX=$(PREFIX)  SIGN_KEY=FILE  SIGN_CERT=FILE  KVER=  (version $(VERSION))"
 
 # The tree to build in: KDIR itself, or for Debian's headers (no Rust metadata)
@@ -130,6 +135,9 @@ CHECK_SERIES := $(if $(filter command line environment,$(origin SERIES)),$(SERIE
 check: ## Full test run on Debian's sid and trixie-backports kernels (DKMS in Debian userlands), a 7.2 debug kernel (KASAN, lockdep, kmemleak, KUnit) and Debian's arm64 16K-page kernel.
 	SERIES="$(CHECK_SERIES)" harness/check.sh
 
+coverage: ## The driver's blocks make check's debug-kernel run executed, per function and line (runs make check SERIES=7.2-debug first if needed, or RUN=1).
+	@harness/coverage.sh
+
 # The arm64 kernels make check leaves out (docs/testing.md): sid's 4K-page
 # one and trixie-backports' two.
 check-arm64: ## The same test run on Debian's other arm64 kernels: sid-arm64, trixie-arm64-16k, trixie-arm64 (SERIES= to pick).
@@ -162,8 +170,9 @@ check-sign: ## make sign checked by a self-built 7.2 kernel that forces module s
 bench: ## Benchmark ashmem against memfd in the guest (table, and JSON in build/). QUICK=1: smoke run; ONLY=lifecycle, threads or reclaim: those figures.
 	SERIES=$(SERIES) harness/bench.sh $(if $(QUICK),-q) $(if $(filter lifecycle,$(ONLY)),-l) $(if $(filter threads,$(ONLY)),-t) $(if $(filter reclaim,$(ONLY)),-r)
 
-fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N and WORKERS=N too.
-	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) harness/fuzz.sh $(or $(SECONDS),60) $(SEED)
+fuzz: ## Fuzz the driver in the guest for SECONDS=N (default 60); SEED=S replays, OPS=N, WORKERS=N, TESTS="-t NAME", BITS=64 too; COVERAGE=1 (self-built kernels): coverage-guided too.
+	SERIES=$(SERIES) OPS=$(OPS) WORKERS=$(WORKERS) COVERAGE=$(filter 1,$(COVERAGE)) TESTS="$(TESTS)" BITS="$(BITS)" \
+		harness/fuzz.sh $(or $(SECONDS),60) $(SEED)
 
 demo: ## Boot a guest and show /dev/ashmem in use.
 	SERIES=$(SERIES) harness/demo.sh
@@ -191,4 +200,4 @@ clean: ## Remove build output (the kernel cache stays in ~/.cache/ashmem_linux).
 	rm -rf build
 
 .PHONY: help module sign install install-files uninstall host-check rust-meta dkms-install dkms-remove deb deb-prebuilt kmm-image containers deps kdir check check-arm64 check-arm64-native check-secureboot check-sign check-deb \
-	bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean
+	coverage bench fuzz demo diag-test diag-guest diag-chart android-guest fmt fmt-check clean

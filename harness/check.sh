@@ -17,7 +17,9 @@
 # A self-built kernel: the module with clippy and warnings as errors,
 # rustfmt, make install/sign, the DKMS lifecycle in private trees, then the
 # guest as above plus the module's KUnit suites (and kmemleak on the debug
-# kernel).
+# kernel). On the debug kernel the guest loads the module instrumented for
+# coverage (`make module COVERAGE=1`) where DKMS installed its build, and the
+# driver's coverage is reported (harness/coverage.py).
 # Once: the host unit tests of ashmem-diag, containers on Debian sid's kernel
 # (harness/containers-test.sh), a smoke run of `make bench` on the first
 # kernel, the fuzz budget.
@@ -107,6 +109,44 @@ numa_guest() { # NAME BOOT-KDIR KO OUT
 	[ "$rc" = 0 ] || guest_failed+=("$1: NUMA guest failed (status $rc), logs in $4/numa-logs")
 }
 
+# pin.c, and purge.c's tests that use no cgroup, in a guest booted with memory
+# cgroups disabled (cgroup_disable=memory); on the debug kernel the guest
+# loads the instrumented module, and what it ran counts for the coverage.
+nomemcg_guest() { # NAME BOOT-KDIR KO OUT
+	local root=$4/nomemcg-root rc=0
+	rm -rf "$root" "$4/nomemcg-logs"
+	mkdir -p "$root/lib/modules" "$root/bin"
+	cp "$3" "$root/lib/modules/ashmem_linux.ko"
+	cp "$4/selftests/64/pin" "$4/selftests/64/purge" "$root/bin/"
+	cp harness/guest/nomemcg-job.sh "$root/job"
+	[ ! -e "$4/guest/ashmem_linux.coverage" ] || touch "$root/ashmem_linux.coverage"
+	TIMEOUT=900 GUEST_APPEND=cgroup_disable=memory LOGDIR=$4/nomemcg-logs \
+		harness/guest-run.sh "$2" "$root" >"$4/nomemcg.tap" || rc=$?
+	cat "$4/nomemcg.tap"
+	[ "$rc" = 0 ] || guest_failed+=("$1: guest without memory cgroups failed (status $rc), logs in $4/nomemcg-logs")
+}
+
+# The debug kernel's guest loads the instrumented module: it replaces DKMS's
+# build in the guest's modules tree (which DKMS itself built and installed).
+coverage_install() { # OUT
+	local ko
+	ko=$(find "$1/guest/lib/modules" -path '*/updates/*' -name ashmem_linux.ko)
+	[ -n "$ko" ] || { echo "check: no module under updates/ in $1/guest" >&2; return 1; }
+	cp "$1/module-cov/ashmem_linux.ko" "$ko"
+	sha256sum <"$ko" | cut -d' ' -f1 >"$1/guest/ashmem_linux.sha256"
+	touch "$1/guest/ashmem_linux.coverage"
+}
+
+# The driver's blocks the guest ran; "driver coverage: ..." in OUT/coverage/summary,
+# the guest's records in OUT/coverage-records (make coverage reads them again).
+coverage_report() { # OUT
+	rm -rf "$1/coverage"
+	cat "$1/logs/results.log" "$1/nomemcg-logs/results.log" 2>/dev/null |
+		grep -a '^#cov ' >"$1/coverage-records" || true
+	{ harness/coverage.py "$1/module-cov/ashmem_linux.ko" "$1/coverage-records" "$top" "$1/coverage" ||
+		printf '# coverage: harness/coverage.py failed\n1..1\nnot ok 1 coverage_report_made\n'; } | tee "$1/coverage.tap"
+}
+
 selftests() { # KSRC OUT [KERNEL]: both builds, from scratch (a removed test's binary must not run)
 	rm -rf "$2/selftests"
 	harness/guest-cc.sh "${3:-}" --run make --no-print-directory -C "$top/selftests/ashmem" KSRC="$1" \
@@ -167,7 +207,7 @@ debian_kernel() { # KERNEL: sid, trixie, or either with -arm64 or -arm64-16k
 
 own_kernel() { # SERIES[-debug]
 	local s=$1 flavour=plain kdir out timeout=900
-	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=2400; }
+	[ "${s%-debug}" = "$s" ] || { flavour=debug timeout=3600; }
 	step "$s: test kernel"
 	kdir=$(harness/test-kernel.sh "${s%-debug}" "$flavour")
 	echo "$kdir" >&2
@@ -176,6 +216,10 @@ own_kernel() { # SERIES[-debug]
 
 	step "$s: module (clippy, warnings as errors)"
 	make --no-print-directory module KDIR="$kdir" MO="$out/module" CLIPPY=1
+	if [ "$flavour" = debug ]; then
+		step "$s: module instrumented for coverage (warnings as errors)"
+		make --no-print-directory module KDIR="$kdir" MO="$out/module-cov" COVERAGE=1
+	fi
 
 	step "$s: rustfmt"
 	make --no-print-directory fmt-check KDIR="$kdir"
@@ -189,12 +233,29 @@ own_kernel() { # SERIES[-debug]
 	step "$s: DKMS lifecycle"
 	# Leaves the modules tree DKMS installed in $out/guest/lib/modules.
 	harness/dkms-test.sh "$kdir" "$out" | tee "$out/dkms.tap"
+	[ "$flavour" != debug ] || coverage_install "$out"
 
 	step "$s: guest run"
-	selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
+	rm -f "$out/coverage.tap"
+	# Each instance of the instrumented module logs its coverage when it goes,
+	# init_failure.c's hundreds of failed loads too: a kernel log that holds
+	# all of a program's until the job reads it.
+	local append=
+	[ "$flavour" != debug ] || append=log_buf_len=16M
+	GUEST_APPEND=$append selftest_guest "$s" "$kdir" "$out" "$kdir/.config" "" "$timeout"
+	if [ "$flavour" = debug ]; then
+		step "$s: memory cgroups disabled"
+		nomemcg_guest "$s" "$kdir" "$out/module-cov/ashmem_linux.ko" "$out"
+		step "$s: driver coverage"
+		coverage_report "$out"
+	fi
 
-	step "$s: ashmem-diag in a guest"
-	diag_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
+	# ashmem-diag reads what the selftests read (fdinfo, the summary): its
+	# guest runs on the Debian kernels; here the time goes to coverage.
+	if [ "$flavour" != debug ]; then
+		step "$s: ashmem-diag in a guest"
+		diag_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
+	fi
 
 	step "$s: two NUMA nodes"
 	numa_guest "$s" "$kdir" "$out/module/ashmem_linux.ko" "$out"
@@ -259,11 +320,11 @@ done
 step "results"
 # Per kernel and part, then the total that CI reads (the last line).
 parts=(debian-dkms: rust-meta: dkms: packaging: modprobe: "selftest: 64-bit" "selftest: 32-bit" "selftest: module"
-	kunit: kmemleak: kernel: diag: numa: android: deb: secureboot:)
-part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|diag|numa|android|deb|secureboot|diag-unit|bench|fuzz-budget): '
+	kunit: kmemleak: kernel: nomemcg: coverage: diag: numa: android: deb: secureboot:)
+part_re='^# (debian-dkms|rust-meta|dkms|packaging|modprobe|selftest|kunit|kmemleak|kernel|nomemcg|coverage|diag|numa|android|deb|secureboot|diag-unit|bench|fuzz-budget): '
 for ko in "${outs[@]}"; do
 	k=${ko%% *} out=${ko#* }
-	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
+	cat "$out"/{debian-dkms,rust-meta,dkms,packaging,results,kernel,nomemcg,coverage,diag,numa,android,deb,secureboot}.tap 2>/dev/null >"$out/all.tap" || true
 	for part in "${parts[@]}"; do
 		# Each part runs where it applies (kmemleak on the debug kernel, ...).
 		grep -q "^# $part" "$out/all.tap" || continue
@@ -276,6 +337,9 @@ for part in diag-unit bench fuzz-budget containers; do
 	[ -f "$host/$part.tap" ] || continue
 	printf '%s: ' "$part"
 	harness/tap-summary.sh <"$host/$part.tap" | tail -n 1 || true
+done
+for ko in "${outs[@]}"; do
+	[ ! -f "${ko#* }/coverage/summary" ] || echo "${ko%% *} $(cat "${ko#* }/coverage/summary")"
 done
 for f in "${guest_failed[@]}"; do echo "$f" >&2; done
 summary=0

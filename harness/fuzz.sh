@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make fuzz`: run selftests/ashmem/fuzz.c in the test guest (2 vCPUs), the
-# 64-bit and the 32-bit program, for SECONDS in all (each program runs its two
-# tests, threads and processes, SECONDS/4 each), with the module loaded. Prints
-# the seed and the number of operations; fails on any mismatch the fuzzer
-# reports, a module that does not unload afterwards, or a kernel splat.
+# 64-bit and the 32-bit program, for SECONDS in all (SECONDS/4 per test), with
+# the module loaded. Prints the seed and the number of operations; fails on
+# any mismatch the fuzzer reports, a module that does not unload afterwards,
+# or a kernel splat. COVERAGE=1 loads the module built with `make module
+# COVERAGE=1`: the tests then say how many of the driver's blocks they
+# reached, and the coverage-guided test runs (it skips otherwise). TESTS="-t
+# NAME ..." runs only those tests, BITS=64 (or 32) only that program.
 #
 # The seed defaults to one from the clock; both programs use the same one.
 # OPS=N gives each test an operation budget instead of (with SECONDS: as well
@@ -11,7 +14,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 SECONDS [SEED]   (env: SERIES=sid|trixie|sid-arm64-16k|...|7.2|7.3|7.2-debug, OPS=N, WORKERS=N, KVM=1)" >&2
+	echo "usage: $0 SECONDS [SEED]   (env: SERIES=sid|trixie|sid-arm64-16k|...|7.2|7.3|7.2-debug, OPS=N, WORKERS=N, KVM=1, COVERAGE=1, TESTS=\"-t NAME...\", BITS=64|32)" >&2
 	exit 2
 }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -39,8 +42,8 @@ harness/guest-cc.sh "${SERIES:-sid}" --run make --no-print-directory -C "$top/se
 	OUT="$out/fuzz-build" "$out/fuzz-build/64/fuzz" "$out/fuzz-build/32/fuzz" >&2
 cp "$out/fuzz-build/64/fuzz" "$root/bin/fuzz64"
 cp "$out/fuzz-build/32/fuzz" "$root/bin/fuzz32"
-printf 'FUZZ_SEED=%s\nFUZZ_SECONDS=%s\nFUZZ_OPS=%s\nFUZZ_WORKERS=%s\n' \
-	"$seed" "$per_test" "$ops" "$workers" | cat - harness/guest/fuzz-job.sh >"$root/job"
+printf 'FUZZ_SEED=%s\nFUZZ_SECONDS=%s\nFUZZ_OPS=%s\nFUZZ_WORKERS=%s\nFUZZ_TESTS="%s"\nFUZZ_BITS="%s"\n' \
+	"$seed" "$per_test" "$ops" "$workers" "${TESTS:-}" "${BITS:-64 32}" | cat - harness/guest/fuzz-job.sh >"$root/job"
 
 echo "fuzz: seed $seed on $(basename "$kdir"), ${per_test:+$per_test s per test}${ops:+${per_test:+, }$ops operations per test}"
 # Room for both programs' four tests, booting, and a debug kernel's slowness.

@@ -6,7 +6,8 @@
 #                      after QEMU ended with STATUS (124/137: killed after
 #                      TIMEOUT seconds): print the job's output (RESULTS, the
 #                      second serial port, without its "# guest-exit: N"
-#                      line), write LOGDIR/splats (the console's report lines,
+#                      line and the "#cov " lines of a coverage record),
+#                      write LOGDIR/splats (the console's report lines,
 #                      empty when none) and return 1, saying why on stderr,
 #                      when the guest was killed, the job never reported its
 #                      exit status or reported one other than 0, or the
@@ -19,7 +20,7 @@ guest_results() {
 	local status=$1 timeout_s=$2 console=$3 results=$4 logdir=$5 job=${6:-} fail=0 exit_line
 	# The serial line discipline turns \n into \r\n.
 	sed -i 's/\r$//' "$results" "$console"
-	grep -av '^# guest-exit:' "$results" || true
+	grep -avE '^(# guest-exit:|#cov )' "$results" || true
 	if [ "$status" = 124 ] || [ "$status" = 137 ]; then
 		echo "guest-run: guest did not finish within ${timeout_s}s (killed); console log: $console" >&2
 		fail=1

@@ -19,7 +19,8 @@
 #   GUEST_APPEND="ARG..."   more kernel command-line arguments (e.g.
 #              module.sig_enforce=1)
 #   LOGDIR=D   keep console.log, results.log and splats (the console's report
-#              lines, empty when there is none) there (default: a temp dir)
+#              lines, empty when there is none) there (default: a temp dir);
+#              the job's "#cov " lines (coverage records) are only there
 #   GUEST_MEM=M  guest memory (default 2G)
 #   GUEST_DISK=FILE  a raw disk image as the first virtio disk, /dev/vda
 #              (harness/debian-disk.sh makes one with a Debian userland)

@@ -25,6 +25,7 @@
 use kernel::prelude::*;
 
 mod compat;
+mod coverage;
 mod device;
 mod diag;
 mod fops;
@@ -60,11 +61,15 @@ struct AshmemModule {
     _registry: region::registry::RegistryReady,
     _diag: diag::Diagnostics,
     _backing: shmem::BackingOpsReady,
+    /// Last, so that its drop logs the blocks the rest of the module's exit ran.
+    _coverage: coverage::Coverage,
 }
 
 impl kernel::InPlaceModule for AshmemModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            // First: the module's own init is recorded too.
+            _coverage: coverage::Coverage::init(),
             // All ready before the device can be opened, so before any region exists.
             _backing: shmem::BackingOpsReady::init()?,
             _lru: lru::LruRegistration::register::<region::Region>()?,

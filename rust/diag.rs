@@ -20,7 +20,6 @@
 use kernel::{
     bindings,
     ffi::{c_int, c_void},
-    fmt,
     prelude::*,
     seq_file::SeqFile,
     seq_print,
@@ -121,22 +120,17 @@ unsafe extern "C" fn summary_open(
 unsafe extern "C" fn summary_show(m: *mut bindings::seq_file, _: *mut c_void) -> c_int {
     // SAFETY: `m` is valid and exclusively ours for the duration of the call.
     let m = unsafe { SeqFile::from_raw(m) };
-    seq_print!(m, "{}", Summary);
+    write_summary(m);
     0
 }
 
-/// The text of the summary: everything comes from the registry and the LRU.
-struct Summary;
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_summary(f)
-    }
-}
-
-fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Writes the text of the summary: everything comes from the registry and the LRU. Nothing
+/// here fails but the copy of the regions' summaries: a `seq_file` that overflows is shown
+/// again, whole, into a larger buffer.
+fn write_summary(m: &SeqFile) {
     let Ok(regions) = registry::summaries() else {
-        return writeln!(f, "error:\tout of memory");
+        seq_print!(m, "error:\tout of memory\n");
+        return;
     };
     // Sizes are whatever SET_SIZE was given, up to `usize::MAX` each: the totals saturate.
     let sum = |field: fn(&RegionSummary) -> usize| -> usize {
@@ -145,23 +139,23 @@ fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
         })
     };
     let lru = crate::lru::stats();
-    writeln!(f, "regions:\t{}", regions.len())?;
-    writeln!(f, "bytes_reserved:\t{}", sum(|region| region.size))?;
-    writeln!(f, "pages_resident:\t{}", sum(|region| region.resident))?;
-    writeln!(f, "pages_pinned:\t{}", sum(|region| region.pinned))?;
-    writeln!(f, "pages_unpinned:\t{}", sum(|region| region.unpinned))?;
-    writeln!(f, "pages_purged:\t{}", sum(|region| region.purged))?;
-    writeln!(f, "lru_pages:\t{}", lru.pages)?;
-    writeln!(f, "shrinker_scans:\t{}", lru.scans)?;
-    writeln!(f, "shrinker_pages_purged:\t{}", lru.shrinker_purged)?;
-    writeln!(f, "purge_all_pages_purged:\t{}", lru.ioctl_purged)?;
-    writeln!(
-        f,
-        "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\tname"
-    )?;
+    seq_print!(m, "regions:\t{}\n", regions.len());
+    seq_print!(m, "bytes_reserved:\t{}\n", sum(|region| region.size));
+    seq_print!(m, "pages_resident:\t{}\n", sum(|region| region.resident));
+    seq_print!(m, "pages_pinned:\t{}\n", sum(|region| region.pinned));
+    seq_print!(m, "pages_unpinned:\t{}\n", sum(|region| region.unpinned));
+    seq_print!(m, "pages_purged:\t{}\n", sum(|region| region.purged));
+    seq_print!(m, "lru_pages:\t{}\n", lru.pages);
+    seq_print!(m, "shrinker_scans:\t{}\n", lru.scans);
+    seq_print!(m, "shrinker_pages_purged:\t{}\n", lru.shrinker_purged);
+    seq_print!(m, "purge_all_pages_purged:\t{}\n", lru.ioctl_purged);
+    seq_print!(
+        m,
+        "# id\ttgid\tcomm\tsize\tresident\tpinned\tunpinned\tpurged\tname\n"
+    );
     for region in &regions {
-        // `fmt!` rather than `format_args!`: `Escaped` is a `kernel::fmt::Display`.
-        f.write_fmt(fmt!(
+        seq_print!(
+            m,
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             region.id,
             region.creator.tgid,
@@ -172,7 +166,6 @@ fn write_summary(f: &mut fmt::Formatter<'_>) -> fmt::Result {
             region.unpinned,
             region.purged,
             Escaped(region.name.as_bytes()),
-        ))?;
+        );
     }
-    Ok(())
 }

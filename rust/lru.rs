@@ -319,10 +319,9 @@ impl LruEntry {
     /// A new entry, not yet on the list, for a range of `owner` (see [`RangeOwner`]). It is
     /// charged to the calling task's memory cgroup, and will be listed under it.
     pub(crate) fn new<O: RangeOwner>(owner: &O) -> Result<Self> {
+        // An owner exists only while the module is loaded, so while its `LruRegistration` does:
+        // by the type invariant of `Lru` the cache is live.
         let cache = LRU.cache.load(Relaxed);
-        if cache.is_null() {
-            return Err(ENODEV);
-        }
         let mut objcg = ptr::null_mut();
         // SAFETY: The cache and the list are set up while the module is loaded with a region
         // open, as it is; `objcg` is writable.
@@ -379,11 +378,11 @@ impl RangeLink for LruEntry {
             (*entry).start = start;
             let old = (*entry).pages.swap(pages, Relaxed);
             if (*entry).linked {
+                // A listed entry is placed again only with a new size: its range trimmed, or
+                // its right part kept by a PIN.
                 let delta = pages as isize - old as isize;
-                if delta != 0 {
-                    ashmem_lru_resize(list(), nid, objcg, delta);
-                    totals::add(delta);
-                }
+                ashmem_lru_resize(list(), nid, objcg, delta);
+                totals::add(delta);
             } else {
                 // INVARIANT: on the list, and counted, from here.
                 (*entry).linked = true;

@@ -225,10 +225,15 @@ pub(crate) struct ShmemFile {
 
 impl ShmemFile {
     /// Creates a plain shmem file of `size` bytes.
+    ///
+    /// Out of memory is `ENOMEM`: shmem reports a failed inode allocation as `ENOSPC`, which on
+    /// its internal mount (no size or inode limit) means nothing else, and which `mmap(2)` never
+    /// returns.
     fn create_raw(name: &CStr, size: usize) -> Result<ARef<File>> {
         let size = bindings::loff_t::try_from(size).map_err(|_| EINVAL)?;
         // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
-        let file = from_err_ptr(unsafe { ashmem_shmem_file_setup(name.as_char_ptr(), size) })?;
+        let file = from_err_ptr(unsafe { ashmem_shmem_file_setup(name.as_char_ptr(), size) })
+            .map_err(|err| if err == ENOSPC { ENOMEM } else { err })?;
         let file = NonNull::new(file.cast::<File>()).ok_or(ENOMEM)?;
         // SAFETY: `shmem_file_setup` returned a new file with one reference, which we own.
         Ok(unsafe { ARef::from_raw(file) })

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -424,6 +425,47 @@ TEST_F_TIMEOUT(cgroups, pages_a_cgroup_faults_and_unpins_are_purged_by_its_own_r
 	}
 	munmap(map, npages * pg);
 	close(other);
+	close(fd);
+}
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER	57
+#define PR_GET_IO_FLUSHER	58
+#endif
+
+/*
+ * A reclaim that may not enter the file system purges nothing: purging
+ * punches a hole in the backing file under its inode lock, which such a
+ * caller (a file system's own allocation) may already hold. The reclaim asked
+ * for by a task with PR_SET_IO_FLUSHER (all its allocations, and the reclaim
+ * they cause, are GFP_NOIO, so without __GFP_FS) must leave the pages B
+ * unpinned alone; B's reclaim by a plain task then purges them.
+ */
+TEST_F_TIMEOUT(cgroups, reclaim_that_may_not_enter_the_file_system_purges_nothing, 600)
+{
+	size_t pg = page_size(), npages = 16 * 1024 * 1024 / pg;
+	int fd = region_of_a(npages / 2);
+	unsigned char *map;
+	long long b0;
+
+	ASSERT_LE(0, fd);
+	map = faulted_and_unpinned_by_b(_metadata, fd, npages, 0xb0d, &b0);
+	ASSERT_MAPPED(map);
+	ASSERT_EQ(0, prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0)) {
+		TH_LOG("PR_SET_IO_FLUSHER: %s", strerror(errno));
+	}
+	ASSERT_EQ(1, prctl(PR_GET_IO_FLUSHER, 0, 0, 0, 0));
+	reclaim_all(CGROUP_B);
+	ASSERT_EQ(0, prctl(PR_SET_IO_FLUSHER, 0, 0, 0, 0));
+	EXPECT_EQ(ASHMEM_IS_UNPINNED, range_pin_status(fd, 0, 0));
+	EXPECT_TRUE(pages_are(map, npages, 0, 0xb0d, PAGE_STAMPED)) {
+		TH_LOG("a reclaim without __GFP_FS purged pages");
+	}
+	reclaim_all(CGROUP_B);
+	EXPECT_EQ(ASHMEM_WAS_PURGED, pin_range(fd, 0, 0)) {
+		TH_LOG("B's reclaim, by a task that may enter the file system, purged nothing");
+	}
+	munmap(map, npages * pg);
 	close(fd);
 }
 

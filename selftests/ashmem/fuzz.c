@@ -42,6 +42,19 @@
  * from what was purged), equal across runs with the same seed, budget and
  * worker count. ASHMEM_FUZZ_TRACE=1 prints the operations themselves.
  *
+ * Coverage guidance: with a module built with `make module COVERAGE=1`,
+ * every test empties the driver's coverage window first and reports how many
+ * of the driver's blocks its operations reached, at each tenth of its budget
+ * ("fuzz: blocks reached ..."). A fourth test is guided by that coverage: one
+ * worker runs short operation sequences (operation seeds, see fuzz/guide.c)
+ * from an empty state, reads the window after each operation, keeps the
+ * sequence up to an operation that reached a block no operation reached
+ * before, and makes most new sequences by mutating kept ones; every
+ * operation is checked against the model as in the other modes. It stops at
+ * its budget or after FUZZ_GUIDED_DEFAULT_S seconds (ASHMEM_FUZZ_SECONDS
+ * sets the time), and skips on a module without coverage. A failure prints
+ * the sequence: ASHMEM_FUZZ_SEQUENCE=0x..,0x.. replays it alone.
+ *
  * A third test runs the threads mode with many ranges: regions are often
  * large (up to 64 Ki pages, never touched beyond the modelled ones), and
  * half the UNPINs (outside forked children) are scatters: UNPIN of every second
@@ -61,6 +74,7 @@
  *   ASHMEM_FUZZ_SECONDS  run each test this long instead (with _OPS: both limits)
  *   ASHMEM_FUZZ_WORKERS  workers per test (default 4, at most 16)
  *   ASHMEM_FUZZ_TRACE=1  print every operation to stderr as it starts
+ *   ASHMEM_FUZZ_SEQUENCE the guided test runs this sequence once ("0x..,0x..")
  *
  * Output (TAP comments): at the start of each test
  *   # fuzz: seed 0x..., MODE, W workers (replay: ASHMEM_FUZZ_SEED=0x... ... ./fuzz -t TEST)
@@ -110,6 +124,10 @@
 #define FUZZ_TIMEOUT_BASE	90
 #define FUZZ_TIMEOUT_OPS_PER_S	250
 #define FUZZ_STALL_S		45
+/* The guided test's time limit when ASHMEM_FUZZ_SECONDS does not set one. */
+#define FUZZ_GUIDED_DEFAULT_S	60
+/* Points of the coverage curve: at each tenth of the budget, and the end. */
+#define CURVE_POINTS		11
 #define STR_(x)			#x
 #define STR(x)			STR_(x)
 
@@ -154,6 +172,18 @@ __attribute__((constructor)) static void fuzz_page_size_init(void)
 static volatile int *g_stop;		/* any worker failed */
 pthread_rwlock_t g_forklock;
 static __thread struct worker *t_worker;
+static struct seq g_replay_seq;		/* ASHMEM_FUZZ_SEQUENCE */
+static int g_replay;
+/* The coverage window, when the module has one; read by one thread at a time. */
+static struct cov g_cov;
+static int g_have_cov;
+
+/* Blocks reached after so many operations. */
+static struct curve {
+	uint64_t step, next;
+	unsigned int n;
+	uint64_t ops[CURVE_POINTS], blocks[CURVE_POINTS];
+} g_curve;
 
 static const char *const count_names[NR_COUNTS] = {
 	"calls that succeeded", "mappings", "pages written", "pages checked", "bytes read",
@@ -204,6 +234,15 @@ void begin_op(struct worker *w, const char *fmt, ...)
 
 static size_t replay_line(struct worker *w, char *buf, size_t len)
 {
+	if (w->seq) {
+		size_t n = snprintf(buf, len, "replay: ASHMEM_FUZZ_SEQUENCE=");
+
+		if (n < len)
+			n += seq_format(w->seq, buf + n, len - n);
+		if (n < len)
+			n += snprintf(buf + n, len - n, " %s -t %s", g_prog, w->test);
+		return n;
+	}
 	/* Every worker needs a budget of at least the failing op's number. */
 	if (g_seconds && !g_ops_given)
 		return snprintf(buf, len,
@@ -326,7 +365,8 @@ static int worker_setup(struct worker *w)
 	return 0;
 }
 
-static void worker_teardown(struct worker *w)
+/* Close and unmap everything the worker holds; it starts from nothing again. */
+static void worker_release(struct worker *w)
 {
 	unsigned int i;
 
@@ -357,6 +397,11 @@ static void worker_teardown(struct worker *w)
 		w->slots[i] = NULL;
 		region_put(rg);
 	}
+}
+
+static void worker_teardown(struct worker *w)
+{
+	worker_release(w);
 	munmap(w->arena, 4 * PG);
 	free(w->rbuf);
 }
@@ -387,6 +432,139 @@ static void worker_run(struct worker *w)
 	t_worker = NULL;
 }
 
+/* ---- coverage: the curve, and the guided worker ---- */
+
+static void curve_start(uint64_t budget)
+{
+	memset(&g_curve, 0, sizeof(g_curve));
+	g_curve.step = budget >= 10 ? budget / 10 : 10000;
+	g_curve.next = g_curve.step;
+}
+
+/* After ops operations: a point of the curve when one is due (or last). */
+static void curve_sample(uint64_t ops, int last)
+{
+	struct curve *c = &g_curve;
+
+	if (!g_have_cov || (!last && ops < c->next))
+		return;
+	while (c->next <= ops)
+		c->next += c->step;
+	if (cov_update(&g_cov) < 0 || c->n == CURVE_POINTS)
+		return;
+	/* The last point replaces one taken at the same count. */
+	if (last && c->n && c->ops[c->n - 1] == ops)
+		c->n--;
+	c->ops[c->n] = ops;
+	c->blocks[c->n++] = g_cov.reached;
+}
+
+static void curve_print(const char *mname)
+{
+	char line[512];
+	size_t n;
+	unsigned int i;
+
+	if (!g_have_cov)
+		return;
+	n = snprintf(line, sizeof(line), "fuzz: blocks reached (%s), after N operations:", mname);
+	for (i = 0; i < g_curve.n && n < sizeof(line); i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s %llu: %llu", i ? "," : "",
+			      (unsigned long long)g_curve.ops[i],
+			      (unsigned long long)g_curve.blocks[i]);
+	ksft_print_msg("%s\n", line);
+}
+
+static int worker_done(struct worker *w)
+{
+	return w->failed || *g_stop || (w->budget && w->ops >= w->budget) || time_is_up(w);
+}
+
+/*
+ * The guided worker: sequences from nothing, each one's operations with the
+ * PRNG seeded by its seeds; those after which the window shows a new block
+ * are kept. ASHMEM_FUZZ_SEQUENCE: that sequence, once.
+ */
+static void worker_run_guided(struct worker *w, uint64_t seed)
+{
+	struct corpus corpus = { 0 };
+	uint64_t sequences = 0, gen = w->gen;
+	struct rng mut;
+	struct seq s;
+	unsigned int i;
+
+	rng_init(&mut, seed);
+	t_worker = w;
+	if (worker_setup(w)) {
+		fail(w, "worker setup: %s", errname(errno));
+		goto out;
+	}
+	while (!worker_done(w)) {
+		if (g_replay)
+			s = g_replay_seq;
+		else
+			seq_next(&mut, &corpus, &s);
+		w->seq = &s;
+		/* Each sequence from the same start, so that it replays alone. */
+		w->gen = gen;
+		w->next_id = 1;
+		for (i = 0; i < s.n && (g_replay || !worker_done(w)); i++) {
+			rng_init(&w->rng, s.op[i]);
+			random_op(w);
+			/* New blocks: the sequence up to here is what reached them. */
+			if (g_have_cov && !g_replay && !w->failed && cov_update(&g_cov) > 0) {
+				struct seq prefix = s;
+
+				prefix.n = i + 1;
+				if (corpus_add(&corpus, &prefix))
+					fail(w, "keeping a sequence: out of memory");
+			}
+		}
+		worker_release(w);
+		sequences++;
+		if (w->failed || g_replay)
+			break;
+		w->seq = NULL;
+		/* Closing and unmapping it all reached new blocks: the whole sequence. */
+		if (g_have_cov && cov_update(&g_cov) > 0 && corpus_add(&corpus, &s))
+			fail(w, "keeping a sequence: out of memory");
+		/* The update above read the window: a point costs nothing more. */
+		if (w->ops >= g_curve.next && g_curve.n < CURVE_POINTS) {
+			g_curve.ops[g_curve.n] = w->ops;
+			g_curve.blocks[g_curve.n++] = g_cov.reached;
+			while (g_curve.next <= w->ops)
+				g_curve.next += g_curve.step;
+		}
+	}
+	worker_teardown(w);
+	ksft_print_msg("fuzz: guided: %llu sequences, %u kept (up to the operation that reached new blocks)\n",
+		       (unsigned long long)sequences, corpus.n);
+out:
+	corpus_free(&corpus);
+	w->res->ops = w->ops;
+	w->res->hash = w->hash;
+	memcpy(w->res->count, w->count, sizeof(w->count));
+	if (w->failed) {
+		snprintf(w->res->msg, MSG_LEN, "%s", w->msg);
+		w->res->failed = 1;
+	}
+	w->res->finished = 1;
+	t_worker = NULL;
+}
+
+struct guided_arg {
+	struct worker *w;
+	uint64_t seed;
+};
+
+static void *guided_thread(void *arg)
+{
+	struct guided_arg *a = arg;
+
+	worker_run_guided(a->w, a->seed);
+	return NULL;
+}
+
 static void *worker_thread(void *arg)
 {
 	worker_run(arg);
@@ -395,9 +573,9 @@ static void *worker_thread(void *arg)
 
 /* ---- the tests ---- */
 
-enum { MODE_THREADS, MODE_PROCESSES, MODE_MANY_RANGES };
+enum { MODE_THREADS, MODE_PROCESSES, MODE_MANY_RANGES, MODE_GUIDED };
 
-static const char *const mode_names[] = { "threads", "processes", "many-ranges" };
+static const char *const mode_names[] = { "threads", "processes", "many-ranges", "guided" };
 
 static void print_lines(const char *msg)
 {
@@ -431,7 +609,14 @@ static void wait_workers(int mode, const char *mname, struct result *res, pthrea
 		since[i] = now_s();
 	}
 	while (left) {
+		uint64_t ops = 0;
+
 		usleep(20000);
+		/* The guided worker reads the window itself. */
+		for (i = 0; mode != MODE_GUIDED && i < g_workers; i++)
+			ops += res[i].last_op;
+		if (mode != MODE_GUIDED)
+			curve_sample(ops, 0);
 		for (i = 0; i < g_workers; i++) {
 			struct result *r = &res[i];
 			const char *how = NULL;
@@ -493,9 +678,21 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	size_t n;
 	struct worker tmp = { .test = test };
 	char replay[512];
+	struct guided_arg garg;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root (PURGE_ALL_CACHES)");
+	g_have_cov = cov_available();
+	if (mode == MODE_GUIDED) {
+		if (!g_have_cov && !g_replay)
+			SKIP(return, "the module has no coverage window (%s): build it with make module COVERAGE=1",
+			     COV_WINDOW);
+		/* One worker: what a sequence reached is its own. */
+		g_workers = 1;
+	}
+	if (g_have_cov)
+		ASSERT_EQ(0, cov_init(&g_cov));
+	curve_start(ops);
 	ASSERT_EQ(PG, page_size());
 	TH_LOG("page size %u, extra prot bits the kernel accepts %#x", PG, g_prot_arch);
 	g_exec_ok = !dev_is_noexec();
@@ -518,7 +715,12 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	ws = calloc(g_workers, sizeof(*ws));
 	ASSERT_NOT_NULL(ws);
 	replay_line(&tmp, replay, sizeof(replay));
-	if (g_seconds && !g_ops_given)
+	if (mode == MODE_GUIDED)
+		ksft_print_msg("fuzz: seed 0x%llx, guided, 1 worker, %llu operations or %u s%s\n",
+			       (unsigned long long)g_seed, (unsigned long long)ops,
+			       g_seconds ? g_seconds : FUZZ_GUIDED_DEFAULT_S,
+			       g_replay ? ", replaying ASHMEM_FUZZ_SEQUENCE" : "");
+	else if (g_seconds && !g_ops_given)
 		ksft_print_msg("fuzz: seed 0x%llx, %s, %u workers, %u s (replay: ASHMEM_FUZZ_SEED=0x%llx ASHMEM_FUZZ_WORKERS=%u ASHMEM_FUZZ_SECONDS=%u %s -t %s)\n",
 			       (unsigned long long)g_seed, mname, g_workers, g_seconds,
 			       (unsigned long long)g_seed, g_workers, g_seconds, g_prog, test);
@@ -527,9 +729,9 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 			       (unsigned long long)g_seed, mname, g_workers, replay);
 	fflush(stdout);
 
-	if (g_seconds) {
+	if (g_seconds || mode == MODE_GUIDED) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += g_seconds;
+		deadline.tv_sec += g_seconds ? g_seconds : FUZZ_GUIDED_DEFAULT_S;
 	}
 	for (i = 0; i < g_workers; i++) {
 		struct worker *w = &ws[i];
@@ -542,11 +744,17 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 		w->gen = (i + 1) << 26;
 		w->next_id = 1;
 		rng_init(&w->rng, g_seed ^ ((uint64_t)(mode + 1) << 56) ^ ((uint64_t)(i + 1) << 40));
-		if (g_ops_given || !g_seconds)
+		if (g_ops_given || !g_seconds || mode == MODE_GUIDED)
 			w->budget = ops / g_workers + (i < ops % g_workers);
 		w->deadline = deadline;
 	}
+	garg.w = &ws[0];
+	garg.seed = g_seed ^ 0x6775696465ULL;	/* the mutations' stream */
 	for (i = 0; i < g_workers; i++) {
+		if (mode == MODE_GUIDED) {
+			ASSERT_EQ(0, pthread_create(&th[i], NULL, guided_thread, &garg));
+			continue;
+		}
 		if (mode != MODE_PROCESSES) {
 			ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_thread, &ws[i]));
 			continue;
@@ -559,6 +767,11 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 		}
 	}
 	wait_workers(mode, mname, res, th, pids);
+	for (i = 0; i < g_workers; i++)
+		total += res[i].ops;
+	curve_sample(total, 1);
+	curve_print(mname);
+	total = 0;
 	for (i = 0; i < g_workers; i++) {
 		for (j = 0; j < NR_COUNTS; j++)
 			count[j] += res[i].count[j];
@@ -581,6 +794,8 @@ static void run_mode(struct __test_metadata *_metadata, int mode, const char *te
 	fflush(stdout);
 	free(ws);
 	munmap(res, sizeof(*res) * g_workers + sizeof(int));
+	if (g_have_cov)
+		cov_free(&g_cov);
 	EXPECT_EQ(0, failures);
 	EXPECT_LT(0, total);
 }
@@ -599,6 +814,11 @@ TEST(random_ops_on_regions_with_many_ranges_match_the_abi_model)
 {
 	run_mode(_metadata, MODE_MANY_RANGES,
 		 "random_ops_on_regions_with_many_ranges_match_the_abi_model");
+}
+
+TEST(coverage_guided_op_sequences_match_the_abi_model)
+{
+	run_mode(_metadata, MODE_GUIDED, "coverage_guided_op_sequences_match_the_abi_model");
 }
 
 static int env_number(const char *name, unsigned long long *out)
@@ -652,6 +872,14 @@ int main(int argc, char **argv)
 	}
 	if (env_number("ASHMEM_FUZZ_TRACE", &v))
 		g_trace = !!v;
+	if (getenv("ASHMEM_FUZZ_SEQUENCE")) {
+		if (seq_parse(getenv("ASHMEM_FUZZ_SEQUENCE"), &g_replay_seq)) {
+			fprintf(stderr, "ASHMEM_FUZZ_SEQUENCE: up to %d numbers, comma-separated\n",
+				SEQ_MAX);
+			exit(KSFT_FAIL);
+		}
+		g_replay = 1;
+	}
 	if (g_ops_given && !g_ops) {
 		fprintf(stderr, "ASHMEM_FUZZ_OPS: at least 1\n");
 		exit(KSFT_FAIL);

@@ -3,8 +3,8 @@
  * mmap of an ashmem region: size checks, the prot mask (at mmap and at
  * mprotect), shared and private mappings, the backing file the first mmap
  * creates, sharing across fork and SCM_RIGHTS, /proc/PID/maps naming, the
- * map_files bypass (CVE-2020-0009), the SET_SIZE/mmap race (CVE-2017-13216)
- * and mappings outliving the fd.
+ * map_files bypass (CVE-2020-0009), the SET_SIZE/mmap race (CVE-2017-13216),
+ * first mmaps racing each other, and mappings outliving the fd.
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
@@ -799,8 +799,12 @@ static void *resize_worker(void *arg)
 
 	while ((it = race_worker_next(&r->race, &seen))) {
 		for (i = 0; i < 2000 && race_going(&r->race, it); i++)
-			/* Fails (EINVAL) once the mmap made the backing file. */
-			if (set_size(r->fd, (i & 1) ? r->big : r->small) < 0)
+			/*
+			 * Big, small, 0: the mmap may see any of them, before and
+			 * after it made the backing file. Fails (EINVAL) once the
+			 * mmap installed the backing file.
+			 */
+			if (set_size(r->fd, i % 3 == 0 ? r->big : i % 3 == 1 ? r->small : 0) < 0)
 				break;
 		race_worker_done(&r->race, it);
 	}
@@ -866,6 +870,144 @@ TEST(set_size_racing_mmap_never_leaves_mapping_larger_than_size)
 	EXPECT_EQ(0, bad);
 	/* The mmap must have won at least sometimes, or nothing was tested. */
 	EXPECT_LT(0, mapped);
+}
+
+/*
+ * Two threads' first mmaps, started together: both mappings must be of one
+ * backing file, the same pages, the same inode. (mmap(2) holds the process's
+ * mmap lock while the driver's mmap runs: the driver sees the two one after
+ * the other. Two processes' really race, in the test after this one.)
+ */
+struct first_mmap_race {
+	struct race race;
+	size_t len;
+	int fd;
+	void *map;	/* the worker's mapping, MAP_FAILED if it failed */
+	int err;
+};
+
+static void *first_mmap_worker(void *arg)
+{
+	struct first_mmap_race *r = arg;
+	int seen = 0, it;
+
+	while ((it = race_worker_next(&r->race, &seen))) {
+		r->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+		r->err = errno;
+		race_worker_done(&r->race, it);
+	}
+	return NULL;
+}
+
+TEST(first_mmaps_racing_share_one_backing_file)
+{
+	enum { ITERATIONS = 200 };
+	size_t pg = page_size();
+	struct first_mmap_race r = { .len = 2 * pg };
+	unsigned long long ino_main, ino_worker;
+	pthread_t thread;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, first_mmap_worker, &r));
+	ASSERT_EQ(0, pthread_detach(thread));
+	for (i = 1; i <= ITERATIONS; i++) {
+		unsigned char *p;
+
+		r.fd = region_new("first-mmap-race", r.len);
+		ASSERT_LE(0, r.fd);
+		race_start(&r.race, i);
+		p = mmap(NULL, r.len, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+		ASSERT_TRUE(p != MAP_FAILED) {
+			TH_LOG("iteration %d: mmap: %s", i, strerror(errno));
+		}
+		race_stop(&r.race, i);
+		ASSERT_TRUE(r.map != MAP_FAILED) {
+			TH_LOG("iteration %d: the worker's mmap: %s", i, strerror(r.err));
+		}
+		p[pg] = (unsigned char)i;
+		ASSERT_EQ((unsigned char)i, ((unsigned char *)r.map)[pg]) {
+			TH_LOG("iteration %d: the two first mappings have different pages", i);
+		}
+		ASSERT_EQ(0, maps_lookup(p, &ino_main, NULL, 0));
+		ASSERT_EQ(0, maps_lookup(r.map, &ino_worker, NULL, 0));
+		ASSERT_EQ(ino_main, ino_worker);
+		munmap(p, r.len);
+		munmap(r.map, r.len);
+		close(r.fd);
+	}
+	race_quit(&r.race);
+}
+
+/*
+ * The same with the two first mmaps in two processes. Threads of one process
+ * map one after the other (mmap(2) holds the process's mmap lock while the
+ * driver's mmap runs), two processes' first mmaps run at once: both may make
+ * a backing file, only one is installed, and both mappings must be of it.
+ */
+struct first_mmap_race_shared {
+	struct race race;
+	int err;			/* the child's mmap's errno, 0 when it mapped */
+	unsigned long long ino;		/* the child's mapping's inode */
+};
+
+TEST(first_mmaps_of_two_processes_racing_share_one_backing_file)
+{
+	enum { ITERATIONS = 200 };
+	size_t pg = page_size(), len = 2 * pg;
+	struct first_mmap_race_shared *sh;
+	unsigned long long ino;
+	int fds[ITERATIONS + 1], i, seen = 0, it;
+	pid_t pid;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(sh != MAP_FAILED);
+	/* Made before the fork: both processes hold every region's fd. */
+	for (i = 1; i <= ITERATIONS; i++) {
+		fds[i] = region_new("first-mmap-race", len);
+		ASSERT_LE(0, fds[i]);
+	}
+	pid = fork_child();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		while ((it = race_worker_next(&sh->race, &seen))) {
+			unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+						fds[it], 0);
+
+			sh->err = p == MAP_FAILED ? errno : 0;
+			if (p != MAP_FAILED) {
+				/* What the parent's mapping must show, if it is of the same file. */
+				p[pg] = (unsigned char)it;
+				if (maps_lookup(p, &sh->ino, NULL, 0))
+					sh->err = ENOENT;
+				munmap(p, len);
+			}
+			race_worker_done(&sh->race, it);
+		}
+		_exit(0);
+	}
+	for (i = 1; i <= ITERATIONS; i++) {
+		unsigned char *p;
+
+		race_start(&sh->race, i);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		ASSERT_TRUE(p != MAP_FAILED) {
+			TH_LOG("iteration %d: mmap: %s", i, strerror(errno));
+		}
+		race_stop(&sh->race, i);
+		ASSERT_EQ(0, sh->err) {
+			TH_LOG("iteration %d: the child's mmap: %s", i, strerror(sh->err));
+		}
+		ASSERT_EQ((unsigned char)i, p[pg]) {
+			TH_LOG("iteration %d: the two first mappings have different pages", i);
+		}
+		ASSERT_EQ(0, maps_lookup(p, &ino, NULL, 0));
+		ASSERT_EQ(sh->ino, ino);
+		munmap(p, len);
+		close(fds[i]);
+	}
+	race_quit(&sh->race);
+	ASSERT_EQ(0, wait_child(pid));
+	munmap(sh, sizeof(*sh));
 }
 
 TEST_HARNESS_MAIN

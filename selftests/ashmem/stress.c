@@ -1061,4 +1061,106 @@ TEST_F_TIMEOUT(stress, regions_opened_mapped_and_closed_while_purging_keep_pinne
 	       counted(self->s, C_REGIONS), counted(self->s, C_CLOSED_UNPINNED));
 }
 
+/*
+ * Opens racing each other: a region takes its id, then registers, so two
+ * opens at once may register out of id order (one preempted, or waiting for
+ * the registry's lock, between the two). The summary still lists the regions
+ * by id, whatever order they registered in. Eight threads, more than the
+ * guest's CPUs, open and close regions (each keeps its last RING open) while
+ * this one reads the summary and checks the order of every read.
+ */
+#define RING	64
+
+struct opener {
+	int opens;
+	int err;	/* the first open's errno that failed */
+};
+
+static void *opener_thread(void *arg)
+{
+	struct opener *o = arg;
+	int ring[RING], i;
+
+	for (i = 0; i < RING; i++)
+		ring[i] = -1;
+	for (i = 0; i < o->opens && !o->err; i++) {
+		if (ring[i % RING] >= 0)
+			close(ring[i % RING]);
+		ring[i % RING] = open(ASHMEM_DEVICE, O_RDWR | O_CLOEXEC);
+		if (ring[i % RING] < 0)
+			o->err = errno;
+	}
+	for (i = 0; i < RING; i++)
+		if (ring[i] >= 0)
+			close(ring[i]);
+	__atomic_store_n(&o->opens, -1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The ids of the summary's region lines, in order: how many, -1 if it cannot be read. */
+static int summary_ids(char *buf, size_t len, unsigned long long *ids, int max)
+{
+	char *line, *save = NULL;
+	int n = 0;
+
+	if (read_text(ASHMEM_SUMMARY, buf, len) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save))
+		if (line[0] >= '0' && line[0] <= '9')
+			ids[n++] = strtoull(line, NULL, 10);
+	return n;
+}
+
+FIXTURE(summary)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(summary)
+{
+}
+
+FIXTURE_TEARDOWN(summary)
+{
+}
+
+TEST_F_TIMEOUT(summary, lists_regions_by_id_while_opens_race, TIMEOUT_SECONDS)
+{
+	enum { THREADS = 8, OPENS = 2000, MAX_IDS = 1024 };
+	static char buf[256 * 1024];
+	static unsigned long long ids[MAX_IDS];
+	struct opener openers[THREADS];
+	pthread_t threads[THREADS];
+	long reads = 0, listed = 0;
+	int i, n, running = THREADS;
+
+	if (access(ASHMEM_SUMMARY, R_OK))
+		SKIP(return, "no %s (needs root and debugfs)", ASHMEM_SUMMARY);
+	for (i = 0; i < THREADS; i++) {
+		openers[i] = (struct opener){ .opens = OPENS };
+		ASSERT_EQ(0, pthread_create(&threads[i], NULL, opener_thread, &openers[i]));
+	}
+	while (running) {
+		n = summary_ids(buf, sizeof(buf), ids, MAX_IDS);
+		ASSERT_LE(0, n);
+		reads++;
+		listed += n;
+		for (i = 1; i < n; i++)
+			ASSERT_LT(ids[i - 1], ids[i]) {
+				TH_LOG("summary read %ld: id %llu listed before id %llu",
+				       reads, ids[i - 1], ids[i]);
+			}
+		for (running = 0, i = 0; i < THREADS; i++)
+			running += __atomic_load_n(&openers[i].opens, __ATOMIC_ACQUIRE) >= 0;
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(threads[i], NULL);
+		EXPECT_EQ(0, openers[i].err) {
+			TH_LOG("open: %s", strerror(openers[i].err));
+		}
+	}
+	TH_LOG("%ld summary reads listed %ld regions", reads, listed);
+	EXPECT_LT(0, listed);
+}
+
 TEST_HARNESS_MAIN

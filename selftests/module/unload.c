@@ -185,6 +185,38 @@ TEST_F(module, unload_is_refused_while_the_debugfs_summary_is_open)
 }
 
 /*
+ * The coverage record of a module built with `make module COVERAGE=1`
+ * (rust/coverage.c): its debugfs files are the module's code too, so either
+ * one open holds the module.
+ */
+TEST_F(module, unload_is_refused_while_a_coverage_record_file_is_open)
+{
+	static const char *const files[] = {
+		"/sys/kernel/debug/ashmem_coverage/hits",
+		"/sys/kernel/debug/ashmem_coverage/window",
+	};
+	unsigned int i;
+	char buf[512];
+	int fd;
+
+	if (access(files[0], F_OK))
+		SKIP(return, "no coverage record: the module is not built with make module COVERAGE=1");
+	for (i = 0; i < 2; i++) {
+		fd = open(files[i], O_RDONLY);
+		ASSERT_LE(0, fd);
+		EXPECT_LE(0, read(fd, buf, sizeof(buf)));
+		EXPECT_EQ(EWOULDBLOCK, unload());
+		EXPECT_TRUE(module_loaded());
+		EXPECT_EQ(0, lseek(fd, 0, SEEK_SET));
+		EXPECT_LE(0, read(fd, buf, sizeof(buf)));
+		close(fd);
+		EXPECT_EQ(0, unload());
+		EXPECT_FALSE(module_loaded());
+		ASSERT_EQ(0, load());
+	}
+}
+
+/*
  * The shrinker's debugfs files are the kernel's, which holds no module
  * reference for them: unloading goes through with one open, and the open
  * file then fails its reads (debugfs cut it off when the shrinker was freed)

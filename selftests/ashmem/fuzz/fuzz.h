@@ -8,7 +8,9 @@
  *                  mappings, pin state, data) and the rules that say what
  *                  each call must answer;
  *   fuzz/ops.c     the operations, one function per operation with its
- *                  hostile arguments, and the draw of the next one.
+ *                  hostile arguments, and the draw of the next one;
+ *   fuzz/guide.c   coverage guidance: the driver's coverage window, and the
+ *                  corpus of operation sequences that reached new blocks.
  * Each .c file defines _GNU_SOURCE and _FILE_OFFSET_BITS=64 before this.
  */
 #ifndef ASHMEM_FUZZ_H
@@ -232,6 +234,36 @@ struct result {
 	struct mailbox mbox;		/* the worker's forked children's */
 };
 
+/* ---- coverage guidance (fuzz/guide.c) ---- */
+
+/* The blocks run since the window was emptied (a module built with COVERAGE=1). */
+#define COV_WINDOW		"/sys/kernel/debug/ashmem_coverage/window"
+#define COV_SLOTS		(1u << 18)	/* slot numbers are below this */
+
+struct cov {
+	uint8_t *seen;			/* a bit per slot read so far */
+	uint64_t reached;		/* bits set in seen */
+	uint32_t *buf;
+	size_t cap;			/* slots buf holds */
+};
+
+/* An operation sequence: operation i runs with the PRNG seeded with op[i]. */
+#define SEQ_MAX			64
+#define SEQ_FRESH_MIN		4
+#define SEQ_FRESH_MAX		24
+#define SEQ_FRESH_PCT		10	/* new sequences not made from the corpus */
+#define CORPUS_MAX		4096
+
+struct seq {
+	unsigned int n;
+	uint64_t op[SEQ_MAX];
+};
+
+struct corpus {
+	struct seq *e;
+	unsigned int n, cap;
+};
+
 struct worker {
 	unsigned int index;
 	const char *mode;
@@ -256,6 +288,7 @@ struct worker {
 	struct mailbox *mbox;		/* shared with forked children */
 	struct result *res;
 	uint64_t count[NR_COUNTS];
+	const struct seq *seq;		/* guided mode: the sequence under way */
 };
 
 /* ---- configuration (fuzz.c) ---- */
@@ -317,5 +350,28 @@ int known_cmd(unsigned long cmd);
 
 /* One operation, drawn by weight, on what the worker owns. */
 void random_op(struct worker *w);
+/* Which operation random_op() does with the PRNG seeded with seed. */
+unsigned int op_kind(uint64_t seed);
+
+/* ---- coverage guidance (fuzz/guide.c) ---- */
+
+/* Whether the loaded module has a coverage window (built with COVERAGE=1). */
+int cov_available(void);
+/* Start reading the window: emptied, nothing seen yet. 0 or -1. */
+int cov_init(struct cov *c);
+int cov_reset(struct cov *c);
+void cov_free(struct cov *c);
+/* Read the window: the blocks not seen before (added to reached), -1 on error. */
+long cov_update(struct cov *c);
+
+/* A new sequence: fresh, or (most of the time) one of the corpus mutated. */
+void seq_next(struct rng *r, const struct corpus *c, struct seq *s);
+void seq_fresh(struct rng *r, struct seq *s);
+/* Keep s; 0, or -1 when out of memory (a full corpus keeps what it has). */
+int corpus_add(struct corpus *c, const struct seq *s);
+void corpus_free(struct corpus *c);
+/* The sequence as ASHMEM_FUZZ_SEQUENCE takes it ("0x..,0x.."), and back. */
+size_t seq_format(const struct seq *s, char *buf, size_t len);
+int seq_parse(const char *text, struct seq *s);
 
 #endif

@@ -1517,17 +1517,33 @@ static const unsigned int op_weight[NR_OPS] = {
 	[OP_READ] = 60, [OP_LSEEK] = 40, [OP_FDINFO] = 12, [OP_SUMMARY] = 3, [OP_FORK] = 8,
 };
 
-void random_op(struct worker *w)
+/* The operation a PRNG draws next, by weight: random_op()'s first draw. */
+static unsigned int draw_op(struct rng *r)
 {
 	unsigned int total = 0, k, op;
-	struct region *rg;
-	struct mapping *m;
 
 	for (op = 0; op < NR_OPS; op++)
 		total += op_weight[op];
-	k = below(&w->rng, total);
+	k = below(r, total);
 	for (op = 0; k >= op_weight[op]; op++)
 		k -= op_weight[op];
+	return op;
+}
+
+unsigned int op_kind(uint64_t seed)
+{
+	struct rng r;
+
+	rng_init(&r, seed);
+	return draw_op(&r);
+}
+
+void random_op(struct worker *w)
+{
+	unsigned int op = draw_op(&w->rng);
+	struct region *rg;
+	struct mapping *m;
+
 	switch (op) {
 	case OP_MUNMAP:
 	case OP_MPROTECT:
