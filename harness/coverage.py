@@ -403,9 +403,9 @@ def main():
     print("1..3")
     print("%s 1 driver_coverage_at_least_%d_percent (%s)" %
           ("ok" if total > 0 and pct >= TARGET else "not ok", TARGET, summary))
-    ok3 = total > 0 and not without
+    ok_reasons = total > 0 and not without
     print("%s 2 every_unreached_driver_block_has_a_reason (%d unreached, %d without one)" %
-          ("ok" if ok3 else "not ok", len(unreached), len(without)))
+          ("ok" if ok_reasons else "not ok", len(unreached), len(without)))
     for file, line, func, text, _ in sorted(without)[:40]:
         print("#   %s:%d  %s  `%s`" % (file, line, func, text))
     print("%s 3 no_block_counted_as_uncalled_ran (%d of %d ran)" %
