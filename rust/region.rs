@@ -33,6 +33,8 @@
 //! names `Region`: the LRU knows it as a [`RangeOwner`], the diagnostics by its
 //! [`RegionSummary`].
 
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 use kernel::{
     fmt,
     fs::File,
@@ -130,8 +132,9 @@ impl RegionState {
 pub(crate) struct Region {
     #[pin]
     state: Mutex<RegionState>,
-    /// The region's id, in fdinfo and the diagnostics; from the registry.
-    id: u64,
+    /// The region's id, in fdinfo and the diagnostics: set once, by the registry when it lists
+    /// the region (before [`Region::new`] returns it), so ids follow the registry's order.
+    id: AtomicU64,
     /// Its place in the [`registry`], the only list a region is ever on.
     #[pin]
     registry_links: ListLinks,
@@ -252,7 +255,7 @@ impl Region {
                     pins: PinRanges::new(),
                     spares: NodePool::new(),
                 }),
-                id: registry::new_id(),
+                id: AtomicU64::new(0),
                 registry_links <- ListLinks::new(),
                 creator: Creator::current(),
             }? Error),
@@ -282,12 +285,19 @@ impl Region {
         RegionName::of(&self.state.lock())
     }
 
+    /// The region's id. Set by the registry under its lock before [`Region::new`] returned the
+    /// region, so every caller (holding a reference from `new`, or one the registry copied
+    /// under its lock) sees it set.
+    fn id(&self) -> u64 {
+        self.id.load(Relaxed)
+    }
+
     /// What the diagnostics show of the region now (read through the [`registry`]).
     fn summary(&self) -> RegionSummary {
         let state = self.state.lock();
         let (pinned, unpinned, purged) = state.page_counts();
         RegionSummary {
-            id: self.id,
+            id: self.id(),
             creator: self.creator,
             size: state.size,
             name: RegionName::of(&state),
@@ -536,7 +546,7 @@ impl Region {
     /// One lock for all lines, so they describe the same moment.
     pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
         // The region's id tells two fds of one unmapped region apart from two regions.
-        seq_print!(m, "region:\t{}\n", self.id);
+        seq_print!(m, "region:\t{}\n", self.id());
         let state = self.state.lock();
         if let Some(backing) = &state.backing {
             seq_print!(m, "inode:\t{}\n", backing.ino());

@@ -1062,12 +1062,12 @@ TEST_F_TIMEOUT(stress, regions_opened_mapped_and_closed_while_purging_keep_pinne
 }
 
 /*
- * Opens racing each other: a region takes its id, then registers, so two
- * opens at once may register out of id order (one preempted, or waiting for
- * the registry's lock, between the two). The summary still lists the regions
- * by id, whatever order they registered in. Eight threads, more than the
- * guest's CPUs, open and close regions (each keeps its last RING open) while
- * this one reads the summary and checks the order of every read.
+ * Opens racing each other: the summary lists the regions by id, however
+ * their opens interleave (a region takes its id as it is listed, under the
+ * registry's lock; until 7 December 2026 it took it before, and the summary
+ * sorted what registered out of order). Eight threads, more than the guest's
+ * CPUs, open and close regions (each keeps its last RING open) while this
+ * one reads the summary and checks the order of every read.
  */
 #define RING	64
 
