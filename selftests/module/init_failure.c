@@ -19,7 +19,9 @@
  * suites' after it, from the module notifier). The reject range is emptied:
  * kmem_cache_create()'s allocations fail too. It reports its own failure
  * with a warning and a stack dump, which the guest's console check excuses
- * for the module's entry cache only (harness/guest-checks.sh).
+ * for the module's entry cache only (harness/guest-checks.sh). A second test
+ * does it one step at a time (the filter's range: the kernel function the
+ * step calls), so that each step's failure is made on every run.
  *
  * Runs as root in the test guest, with the module's file named by
  * $ASHMEM_KO; leaves the module loaded. What leaked, the guest job's
@@ -328,9 +330,17 @@ static int nth_disarm(int fd)
 	}									\
 } while (0)
 
-TEST_F_TIMEOUT(init_failure, load_fails_with_enomem_and_leaves_nothing_when_an_init_allocation_fails, 1800)
+/*
+ * Loads the module with the N-th counted allocation of its init failing, for
+ * N = 1, 2, ... until a load makes no N-th one (or, with first_enomem, until
+ * a load fails): each load fails with ENOMEM and leaves nothing, or works
+ * with a module that works. Counts both; gives the last N made. Leaves the
+ * module unloaded.
+ */
+static int sweep_init(struct __test_metadata *_metadata, FIXTURE_DATA(init_failure) *self,
+		      int first_enomem, int *enomem, int *worked)
 {
-	int n, err, injected, enomem = 0, worked = 0;
+	int n, err, injected;
 
 	for (n = 1; n <= MAX_NTH; n++) {
 		ASSERT_EQ(0, nth_arm(self->nth, n));
@@ -342,11 +352,12 @@ TEST_F_TIMEOUT(init_failure, load_fails_with_enomem_and_leaves_nothing_when_an_i
 			ASSERT_EQ(0, err) {
 				TH_LOG("load with no allocation failing: %s", strerror(err));
 			}
+			ASSERT_EQ(0, unload());
 			break;
 		}
 		if (err == 0) {
 			/* What failed, the kernel or the module did without (debugfs). */
-			worked++;
+			(*worked)++;
 			ASSERT_TRUE(module_works()) {
 				TH_LOG("allocation %d failing, the load worked: the module does not", n);
 			}
@@ -357,15 +368,83 @@ TEST_F_TIMEOUT(init_failure, load_fails_with_enomem_and_leaves_nothing_when_an_i
 			TH_LOG("allocation %d of the init failing: the load failed with %s, not ENOMEM",
 			       n, strerror(err));
 		}
-		enomem++;
+		(*enomem)++;
 		ASSERT_NOTHING_LEFT(n);
+		if (first_enomem)
+			return n;
 	}
 	ASSERT_GT(MAX_NTH, n);
+	return n - 1;
+}
+
+TEST_F_TIMEOUT(init_failure, load_fails_with_enomem_and_leaves_nothing_when_an_init_allocation_fails, 1800)
+{
+	int n, enomem = 0, worked = 0;
+
+	n = sweep_init(_metadata, self, 0, &enomem, &worked);
 	ksft_print_msg("the init made %d allocations; each failed in turn: %d times ENOMEM, %d times the load worked all the same\n",
-		       n - 1, enomem, worked);
+		       n, enomem, worked);
 	/* The filter sees the init's allocations, or this tested nothing. */
 	ASSERT_LT(0, enomem);
-	ASSERT_TRUE(module_loaded());
+	ASSERT_EQ(0, load_module_file());
+	ASSERT_TRUE(module_works());
+}
+
+/*
+ * The same, one step of the init at a time: the stack filter's range is the
+ * text of the kernel function the step calls, so only that step's
+ * allocations count, and each of its failures is made on every run. (The
+ * sweep above counts the whole init's allocations, whose number differs from
+ * one load to the next: 154 in one run, 155 in another, so it can step over
+ * one.) Each of these steps cannot do without what it allocates: one of
+ * its allocations failing must fail the load; the sweep stops there (the
+ * test above made every other failure already).
+ */
+static const char *const init_steps[] = {
+	"shrinker_alloc",		/* the shrinker (lru.rs) */
+	"__list_lru_init",		/* the memcg-aware list (lru.rs) */
+	"__kmem_cache_create_args",	/* the entry cache (lru.rs) */
+	"__shmem_file_setup",		/* the probe of shmem's file operations (shmem.rs) */
+	"misc_register",		/* /dev/ashmem (ashmem.rs) */
+};
+
+static void filter_on(struct __test_metadata *_metadata, const char *function)
+{
+	static const char *const knobs[][2] = {
+		{ FAILSLAB "require-start", FAILSLAB "require-end" },
+		{ FAIL_PAGE_ALLOC "require-start", FAIL_PAGE_ALLOC "require-end" },
+	};
+	unsigned long start, end;
+	char value[32];
+	unsigned int i;
+
+	ASSERT_EQ(0, kernel_function(function, &start, &end)) {
+		TH_LOG("no address of %s in /proc/kallsyms", function);
+	}
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(value, sizeof(value), "%lu", start);
+		ASSERT_EQ(0, write_text(knobs[i][0], value));
+		snprintf(value, sizeof(value), "%lu", end);
+		ASSERT_EQ(0, write_text(knobs[i][1], value));
+	}
+}
+
+TEST_F_TIMEOUT(init_failure, each_step_of_the_init_failing_fails_the_load_and_leaves_nothing, 1800)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(init_steps) / sizeof(init_steps[0]); i++) {
+		int n, enomem = 0, worked = 0;
+
+		filter_on(_metadata, init_steps[i]);
+		n = sweep_init(_metadata, self, 1, &enomem, &worked);
+		ksft_print_msg("%s: allocation %d of it failing failed the load with ENOMEM; %d before it the load did without\n",
+			       init_steps[i], n, worked);
+		EXPECT_LT(0, enomem) {
+			TH_LOG("%s: no failure of it failed the load", init_steps[i]);
+		}
+	}
+	ASSERT_EQ(0, load_module_file());
 	ASSERT_TRUE(module_works());
 }
 
